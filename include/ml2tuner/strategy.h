@@ -1,0 +1,67 @@
+// Search strategies: what to measure next.
+//
+// Call order, per round (the tuner drives it; see tuner.h):
+//   1. tell(history)            once, before the first round, with every record of a resumed
+//                               session (may be empty);
+//   2. ask(n)                   a proposal of configurations to build; empty: the strategy is done;
+//   3. the tuner builds them (in parallel);
+//   4. choose(built, n)         only for a proposal with committed == false: which successfully
+//                               built candidates to run (at most n);
+//   5. the tuner runs the trials;
+//   6. tell(results)            every outcome of the round: trials, and probes that were only built.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ml2tuner/measure.h"
+#include "ml2tuner/space.h"
+
+namespace ml2 {
+
+struct Proposal {
+  std::vector<uint64_t> configs;  // space indices, no duplicates
+  // true: every proposed configuration is a trial (a failed build consumes its trial, as in
+  // AutoTVM). false: they are probes, built to learn from; choose() then picks the trials.
+  bool committed = true;
+};
+
+// One outcome the strategy learns from.
+struct Outcome {
+  uint64_t index = 0;
+  Stage stage = Stage::kBuild;  // the last stage reached
+  Status status = Status::kOk;
+  std::optional<double> latency_ms;  // a successful run
+  const HiddenFeatures* hidden = nullptr;  // valid during the tell() call
+  bool trial = false;
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string name() const = 0;
+
+  // Called once before the first ask() with the outcomes of a resumed session.
+  virtual void tell(std::span<const Outcome> outcomes) = 0;
+  // Called at the start of each round with the trials left in the budget (n >= 1).
+  virtual Proposal ask(size_t n) = 0;
+  // Called after building a non-committed proposal with the candidates that built successfully;
+  // returns positions into `built` (at most n) to run as trials. Default: the first n.
+  virtual std::vector<size_t> choose(std::span<const Outcome> built, size_t n);
+};
+
+struct StrategyOptions {
+  uint64_t seed = 0;
+};
+
+// Built-in strategies by name ("random", "grid"). Throws std::invalid_argument for an unknown
+// name, listing the known ones.
+std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& space,
+                                        const StrategyOptions& options);
+std::vector<std::string> strategy_names();
+
+}  // namespace ml2
