@@ -23,9 +23,9 @@
 namespace ml2 {
 
 struct WorkerPoolOptions {
-  int workers = 1;                // processes in the pool
-  double timeout_s = 10;          // wall-clock limit per request
-  int64_t memory_limit_mb = 4096; // address space a worker may add to what it inherited; 0: none
+  int workers = 1;                 // processes in the pool
+  double timeout_s = 10;           // wall-clock limit per request
+  int64_t memory_limit_mb = 4096;  // address space a worker may add to what it inherited; 0: none
 };
 
 class WorkerPool {
