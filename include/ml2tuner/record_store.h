@@ -49,7 +49,9 @@ struct Record {
   std::string timestamp;  // ISO 8601, UTC
 
   // A trial is measured once its build failed or its run finished.
-  bool measured() const { return trial.has_value() && (stage == Stage::kRun || status != Status::kOk); }
+  bool measured() const {
+    return trial.has_value() && (stage == Stage::kRun || status != Status::kOk);
+  }
 };
 
 class RecordStore {
