@@ -8,7 +8,8 @@
 //   4. choose(built, n)         only for a proposal with committed == false: which successfully
 //                               built candidates to run (at most n);
 //   5. the tuner runs the trials;
-//   6. tell(results)            every outcome of the round: trials, and probes that were only built.
+//   6. tell(results)            every outcome of the round: trials, and probes that were only
+//   built.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +36,7 @@ struct Outcome {
   uint64_t index = 0;
   Stage stage = Stage::kBuild;  // the last stage reached
   Status status = Status::kOk;
-  std::optional<double> latency_ms;  // a successful run
+  std::optional<double> latency_ms;        // a successful run
   const HiddenFeatures* hidden = nullptr;  // valid during the tell() call
   bool trial = false;
 };
