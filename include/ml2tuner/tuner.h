@@ -26,13 +26,19 @@ namespace ml2 {
 struct TuneOptions {
   std::string tuner = "random";
   uint64_t seed = 0;
-  int64_t trials = 100;      // total budget of the session, including resumed trials
-  int64_t batch = 64;        // trials asked per round
-  int jobs = 2;              // build workers
+  int64_t trials = 100;  // total budget of the session, including resumed trials
+  int64_t batch = 64;    // trials asked per round
+  int jobs = 2;          // build workers
   double build_timeout_s = 60;
   double run_timeout_s = 10;
   int64_t worker_memory_mb = 4096;
 };
+
+// Throws std::invalid_argument with a one-line message for an option out of bounds.
+void validate(const TuneOptions& options);
+
+// The session a tuning run of `target` with `options` records into its store.
+SessionInfo session_of(const Target& target, const TuneOptions& options);
 
 // Progress after each completed measurement.
 struct Progress {
@@ -52,17 +58,17 @@ struct TuneSummary {
   int64_t trials = 0;
   int64_t builds = 0;
   int64_t invalid_trials = 0;
-  int64_t build_failures = 0;  // every failed build, trial or probe
-  int64_t run_failures = 0;    // trials that failed while running
+  int64_t build_failures = 0;                   // every failed build, trial or probe
+  int64_t run_failures = 0;                     // trials that failed while running
   std::map<std::string, int64_t> trial_status;  // trials per status name
   std::optional<double> best_latency_ms;
   nlohmann::json best_config;  // null if nothing ran successfully
   std::optional<int64_t> best_trial;
   double virtual_time_s = 0;
   double elapsed_s = 0;
-  int64_t resumed_trials = 0;   // trials found in the store at start
-  int64_t new_trials = 0;       // trials measured by this call
-  nlohmann::json history;       // [{trial, config, status, latency_ms}]
+  int64_t resumed_trials = 0;  // trials found in the store at start
+  int64_t new_trials = 0;      // trials measured by this call
+  nlohmann::json history;      // [{trial, config, status, latency_ms}]
 
   nlohmann::json to_json() const;
 };

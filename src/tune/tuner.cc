@@ -1,0 +1,319 @@
+// The tuning loop. One round:
+//   ask -> build (worker pool, parallel) -> record builds -> [choose] -> run (worker pool,
+//   isolated) -> record each run as it completes -> tell.
+// A trial gets its number when its outcome is final and every trial the strategy put before it
+// is numbered, so the store's trials are always numbered 1..n in the strategy's order, without
+// gaps, even after a kill.
+#include "ml2tuner/tuner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <stdexcept>
+#include <unordered_set>
+
+namespace ml2 {
+
+using nlohmann::json;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The cost the real toolchain or device would have paid: the target's own estimate where it
+// replays or simulates, else the time it really took.
+double charged(double virtual_s, double wall_s) { return virtual_s > 0 ? virtual_s : wall_s; }
+
+Outcome outcome_of(const Record& r) {
+  Outcome o;
+  o.index = r.config_index;
+  o.stage = r.stage;
+  o.status = r.status;
+  if (r.latency) o.latency_ms = r.latency->mean_ms;
+  o.hidden = &r.hidden;
+  o.trial = r.trial.has_value();
+  return o;
+}
+
+}  // namespace
+
+void validate(const TuneOptions& o) {
+  if (o.trials < 0) {
+    throw std::invalid_argument("--trials must be >= 0 (got " + std::to_string(o.trials) + ")");
+  }
+  if (o.batch < 1) {
+    throw std::invalid_argument("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
+  }
+  if (o.jobs < 1 || o.jobs > 256) {
+    throw std::invalid_argument("--jobs must be in 1..256 (got " + std::to_string(o.jobs) + ")");
+  }
+  if (!(o.build_timeout_s > 0) || !(o.run_timeout_s > 0)) {
+    throw std::invalid_argument("timeouts must be > 0 seconds");
+  }
+  if (o.worker_memory_mb < 0) throw std::invalid_argument("--worker-memory-mb must be >= 0");
+}
+
+double parallel_makespan(std::vector<double> durations, int jobs) {
+  if (durations.empty()) return 0;
+  std::sort(durations.begin(), durations.end(), std::greater<>());
+  std::vector<double> lanes(static_cast<size_t>(std::max(jobs, 1)), 0.0);
+  for (double d : durations) *std::min_element(lanes.begin(), lanes.end()) += d;
+  return *std::max_element(lanes.begin(), lanes.end());
+}
+
+json TuneSummary::to_json() const {
+  json j;
+  j["task"] = task;
+  j["target"] = target;
+  j["tuner"] = tuner;
+  j["seed"] = seed;
+  j["space_size"] = space_size;
+  j["trials"] = trials;
+  j["builds"] = builds;
+  j["invalid_trials"] = invalid_trials;
+  j["build_failures"] = build_failures;
+  j["run_failures"] = run_failures;
+  j["trial_status"] = trial_status;
+  j["best_latency_ms"] = best_latency_ms ? json(*best_latency_ms) : json(nullptr);
+  j["best_config"] = best_config;
+  j["best_trial"] = best_trial ? json(*best_trial) : json(nullptr);
+  j["virtual_time_s"] = virtual_time_s;
+  j["elapsed_s"] = elapsed_s;
+  j["resumed_trials"] = resumed_trials;
+  j["new_trials"] = new_trials;
+  j["history"] = history;
+  return j;
+}
+
+TuneSummary summarize(const std::vector<Record>& records, const SessionInfo& session,
+                      uint64_t space_size, int build_jobs) {
+  TuneSummary s;
+  s.task = session.task;
+  s.target = session.target;
+  s.tuner = session.tuner;
+  s.seed = session.seed;
+  s.space_size = space_size;
+  s.best_config = nullptr;
+  s.history = json::array();
+  std::map<int64_t, std::vector<double>> builds_by_round;
+  std::vector<const Record*> trials;
+  for (const Record& r : records) {
+    ++s.builds;  // every record was built (a run needs a build)
+    builds_by_round[r.round].push_back(charged(r.virtual_build_s, r.build_time_s));
+    if (r.stage == Stage::kRun) s.virtual_time_s += charged(r.virtual_run_s, r.run_time_s);
+    const bool build_failed = r.stage == Stage::kBuild && r.status != Status::kOk;
+    if (build_failed) ++s.build_failures;
+    if (r.trial) trials.push_back(&r);
+  }
+  for (auto& [round, costs] : builds_by_round) {
+    s.virtual_time_s += parallel_makespan(std::move(costs), build_jobs);
+  }
+  std::sort(trials.begin(), trials.end(),
+            [](const Record* a, const Record* b) { return *a->trial < *b->trial; });
+  for (const Record* r : trials) {
+    ++s.trials;
+    ++s.trial_status[std::string(to_string(r->status))];
+    if (r->status != Status::kOk) {
+      ++s.invalid_trials;
+      if (r->stage == Stage::kRun) ++s.run_failures;
+    } else if (r->latency && (!s.best_latency_ms || r->latency->mean_ms < *s.best_latency_ms)) {
+      s.best_latency_ms = r->latency->mean_ms;
+      s.best_trial = *r->trial;
+      s.best_config = json::parse(r->config_json);
+    }
+    json h;
+    h["trial"] = *r->trial;
+    h["config"] = json::parse(r->config_json);
+    h["stage"] = to_string(r->stage);
+    h["status"] = to_string(r->status);
+    h["latency_ms"] = r->latency ? json(r->latency->mean_ms) : json(nullptr);
+    s.history.push_back(std::move(h));
+  }
+  return s;
+}
+
+SessionInfo session_of(const Target& target, const TuneOptions& options) {
+  return SessionInfo{target.task(), target.name(), target.space().digest(), options.tuner,
+                     options.seed};
+}
+
+Tuner::Tuner(const Target& target, RecordStore& store, TuneOptions options)
+    : target_(target), store_(store), options_(std::move(options)) {}
+
+void Tuner::on_progress(std::function<void(const Progress&)> callback) {
+  progress_ = std::move(callback);
+}
+
+TuneSummary Tuner::run() {
+  validate(options_);
+  const auto t0 = std::chrono::steady_clock::now();
+  const Space& space = target_.space();
+  auto strategy = make_strategy(options_.tuner, space, StrategyOptions{options_.seed});
+
+  const SessionInfo info = session_of(target_, options_);
+  store_.bind(info);
+
+  // Resume: what the store holds is told to the strategy and never measured again.
+  std::vector<Record> previous = store_.records();
+  std::unordered_set<uint64_t> measured;
+  Progress progress;
+  progress.budget = options_.trials;
+  int64_t round = 0;
+  for (const Record& r : previous) {
+    round = std::max(round, r.round);
+    if (!r.trial) continue;
+    measured.insert(r.config_index);
+    ++progress.trials;
+    if (r.status == Status::kOk) {
+      ++progress.valid;
+      if (r.latency && (!progress.best_ms || r.latency->mean_ms < *progress.best_ms)) {
+        progress.best_ms = r.latency->mean_ms;
+      }
+    } else {
+      ++progress.invalid;
+    }
+  }
+  const int64_t resumed_trials = progress.trials;
+  {
+    std::vector<Outcome> told;
+    for (const Record& r : previous) told.push_back(outcome_of(r));
+    strategy->tell(told);
+  }
+  double virtual_s = summarize(previous, info, space.size(), options_.jobs).virtual_time_s;
+  previous.clear();
+
+  const int run_workers = std::max(1, std::min(options_.jobs, target_.max_parallel_runs()));
+  WorkerPool builders(target_, Stage::kBuild,
+                      {options_.jobs, options_.build_timeout_s, options_.worker_memory_mb});
+  WorkerPool runners(target_, Stage::kRun,
+                     {run_workers, options_.run_timeout_s, options_.worker_memory_mb});
+
+  auto report = [&] {
+    if (!progress_) return;
+    progress.elapsed_s = seconds_since(t0);
+    progress.virtual_s = virtual_s;
+    progress_(progress);
+  };
+
+  while (progress.trials < options_.trials) {
+    const auto left = static_cast<size_t>(options_.trials - progress.trials);
+    Proposal proposal = strategy->ask(std::min(left, static_cast<size_t>(options_.batch)));
+    // A strategy must not propose what was measured; the loop enforces it.
+    std::erase_if(proposal.configs, [&](uint64_t i) { return measured.count(i) != 0; });
+    if (proposal.committed && proposal.configs.size() > left) proposal.configs.resize(left);
+    if (proposal.configs.empty()) break;
+    ++round;
+
+    // Build.
+    std::vector<Config> configs;
+    configs.reserve(proposal.configs.size());
+    for (uint64_t i : proposal.configs) configs.push_back(space.at(i));
+    std::vector<BuildResult> built = builders.build(configs);
+    std::vector<Record> records(configs.size());
+    std::vector<double> build_costs;
+    for (size_t i = 0; i < configs.size(); ++i) {
+      Record& r = records[i];
+      BuildResult& b = built[i];
+      r.task = info.task;
+      r.target = info.target;
+      r.config_index = proposal.configs[i];
+      r.config_json = space.to_json(configs[i]).dump();
+      r.stage = Stage::kBuild;
+      r.status = b.status;
+      r.message = std::move(b.message);
+      r.hidden = std::move(b.hidden);
+      r.build_time_s = b.wall_s;
+      r.virtual_build_s = b.virtual_s;
+      r.tuner = info.tuner;
+      r.seed = info.seed;
+      r.round = round;
+      r.timestamp = utc_timestamp();
+      build_costs.push_back(charged(b.virtual_s, b.wall_s));
+    }
+    virtual_s += parallel_makespan(std::move(build_costs), options_.jobs);
+    store_.put_all(records);
+
+    // The trials of this round, in the strategy's order. For a committed proposal a failed build
+    // is a trial too (it consumes its trial, as in AutoTVM).
+    std::vector<size_t> trials;
+    if (proposal.committed) {
+      for (size_t i = 0; i < records.size(); ++i) trials.push_back(i);
+    } else {
+      std::vector<size_t> ok;
+      std::vector<Outcome> candidates;
+      for (size_t i = 0; i < records.size(); ++i) {
+        if (records[i].status != Status::kOk) continue;
+        ok.push_back(i);
+        candidates.push_back(outcome_of(records[i]));
+      }
+      for (size_t pick : strategy->choose(candidates, left)) {
+        if (pick >= ok.size()) throw std::logic_error("internal: choose() returned a bad position");
+        trials.push_back(ok[pick]);
+      }
+      if (trials.size() > left) trials.resize(left);
+    }
+
+    // Run `run_workers` trials at a time. Trial numbers follow the strategy's order (so batch
+    // boundaries, and therefore resuming, do not change a run), and each group of outcomes is
+    // committed before the next group starts.
+    size_t next = 0;
+    while (next < trials.size()) {
+      size_t end = next;
+      std::vector<std::string> artifacts;
+      std::vector<size_t> running;
+      while (end < trials.size() && artifacts.size() < static_cast<size_t>(run_workers)) {
+        Record& r = records[trials[end]];
+        if (r.status == Status::kOk) {
+          artifacts.push_back(std::move(built[trials[end]].artifact));
+          running.push_back(trials[end]);
+        }
+        ++end;
+      }
+      std::vector<RunResult> ran = runners.run(artifacts);
+      for (size_t k = 0; k < running.size(); ++k) {
+        Record& r = records[running[k]];
+        RunResult& res = ran[k];
+        r.stage = Stage::kRun;
+        r.status = res.status;
+        r.message = std::move(res.message);
+        if (res.status == Status::kOk) r.latency = res.latency;
+        r.run_time_s = res.wall_s;
+        r.virtual_run_s = res.virtual_s;
+        r.timestamp = utc_timestamp();
+        virtual_s += charged(res.virtual_s, res.wall_s);
+      }
+      std::vector<Record> done;
+      for (; next < end; ++next) {
+        Record& r = records[trials[next]];
+        r.trial = ++progress.trials;
+        measured.insert(r.config_index);
+        if (r.status == Status::kOk) {
+          ++progress.valid;
+          if (!progress.best_ms || r.latency->mean_ms < *progress.best_ms) {
+            progress.best_ms = r.latency->mean_ms;
+          }
+        } else {
+          ++progress.invalid;
+        }
+        done.push_back(r);
+      }
+      store_.put_all(done);
+      report();
+    }
+
+    std::vector<Outcome> told;
+    told.reserve(records.size());
+    for (const Record& r : records) told.push_back(outcome_of(r));
+    strategy->tell(told);
+  }
+
+  TuneSummary summary = summarize(store_.records(), info, space.size(), options_.jobs);
+  summary.elapsed_s = seconds_since(t0);
+  summary.resumed_trials = resumed_trials;
+  summary.new_trials = summary.trials - resumed_trials;
+  return summary;
+}
+
+}  // namespace ml2

@@ -1,0 +1,282 @@
+#include "ml2tuner/tuner.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+namespace ml2 {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A synthetic target with known answers. x in 0..49, y in 0..3:
+//   x % 10 == 0 -> compile error at build;  x % 10 == 1 -> runtime error at run;
+//   x == 7 / 17 / 27 / 37 -> the run segfaults / aborts / hangs / allocates without bound;
+//   otherwise latency = 1 + (x - 23)^2 / 100 + y / 10 ms (best: x = 23, y = 0).
+class SyntheticTarget : public Target {
+ public:
+  explicit SyntheticTarget(bool chaos = false, int run_sleep_ms = 0)
+      : chaos_(chaos), run_sleep_ms_(run_sleep_ms) {
+    SpaceBuilder b;
+    b.add(Knob::Range("x", 0, 49));
+    b.add(Knob::Range("y", 0, 3));
+    space_ = std::move(b).build();
+  }
+  std::string name() const override { return "synthetic"; }
+  std::string task() const override { return chaos_ ? "chaos" : "quadratic"; }
+  const Space& space() const override { return space_; }
+
+  BuildResult build(const Config& c) const override {
+    BuildResult r;
+    const int64_t x = space_.knobs()[0].value(c[0]);
+    r.virtual_s = 0.5;
+    if (x % 10 == 0) {
+      r.status = Status::kCompileError;
+      r.message = "x is a multiple of 10";
+      return r;
+    }
+    r.artifact = std::to_string(x) + " " + std::to_string(space_.knobs()[1].value(c[1]));
+    r.hidden["x_squared"] = static_cast<double>(x * x);
+    return r;
+  }
+
+  RunResult run(const std::string& artifact) const override {
+    int64_t x = 0, y = 0;
+    std::sscanf(artifact.c_str(), "%ld %ld", &x, &y);
+    if (run_sleep_ms_) std::this_thread::sleep_for(std::chrono::milliseconds(run_sleep_ms_));
+    RunResult r;
+    r.virtual_s = 0.25;
+    if (chaos_) {
+      if (x == 7) std::raise(SIGSEGV);
+      if (x == 17) std::abort();
+      if (x == 27) {
+        for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+      if (x == 37) {
+        std::vector<std::vector<char>> hog;
+        for (;;) hog.emplace_back(size_t{64} << 20, 'x');
+      }
+    }
+    if (x % 10 == 1) {
+      r.status = Status::kRuntimeError;
+      r.message = "launch failed";
+      return r;
+    }
+    const double ms =
+        1.0 + static_cast<double>((x - 23) * (x - 23)) / 100.0 + static_cast<double>(y) / 10.0;
+    r.latency = Measurement::from_samples({ms, ms});
+    return r;
+  }
+
+ private:
+  bool chaos_;
+  int run_sleep_ms_;
+  Space space_;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("ml2tuner-tuner-test-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+TuneOptions options(int64_t trials, const std::string& tuner = "random", uint64_t seed = 5) {
+  TuneOptions o;
+  o.tuner = tuner;
+  o.trials = trials;
+  o.seed = seed;
+  o.batch = 16;
+  o.jobs = 2;
+  o.run_timeout_s = 0.5;
+  o.worker_memory_mb = 256;
+  return o;
+}
+
+TEST(Tuner, CountsTrialsBuildsAndFailures) {
+  SyntheticTarget target;
+  TempDir dir;
+  RecordStore store(dir.file("s.db"));
+  TuneSummary s = Tuner(target, store, options(200, "grid")).run();
+  ASSERT_EQ(s.space_size, 200u);
+  EXPECT_EQ(s.trials, 200);
+  EXPECT_EQ(s.builds, 200);
+  EXPECT_EQ(s.build_failures, 20);  // x = 0, 10, ..., 40, four y each
+  EXPECT_EQ(s.run_failures, 20);    // x = 1, 11, ..., 41
+  EXPECT_EQ(s.invalid_trials, 40);
+  EXPECT_EQ(s.trial_status["compile_error"], 20);
+  EXPECT_EQ(s.trial_status["runtime_error"], 20);
+  EXPECT_EQ(s.trial_status["ok"], 160);
+  ASSERT_TRUE(s.best_latency_ms.has_value());
+  EXPECT_DOUBLE_EQ(*s.best_latency_ms, 1.0);
+  EXPECT_EQ(s.best_config, (nlohmann::json{{"x", 23}, {"y", 0}}));
+  // Grid measures in index order: (23, 0) is index 92, the 93rd trial.
+  EXPECT_EQ(s.best_trial, 93);
+  ASSERT_EQ(s.history.size(), 200u);
+  EXPECT_EQ(s.history[0]["status"], "compile_error");
+  EXPECT_TRUE(s.history[0]["latency_ms"].is_null());
+  // Virtual time: 13 rounds of 16 builds at 0.5 s on 2 lanes (the last round has 8) plus
+  // 180 runs at 0.25 s.
+  EXPECT_NEAR(s.virtual_time_s, 12 * 4.0 + 2.0 + 180 * 0.25, 1e-9);
+  EXPECT_EQ(store.records().size(), 200u);
+}
+
+TEST(Tuner, BudgetLargerThanTheSpaceStopsWhenTheSpaceIsExhausted) {
+  SyntheticTarget target;
+  TempDir dir;
+  RecordStore store(dir.file("s.db"));
+  TuneSummary s = Tuner(target, store, options(1000)).run();
+  EXPECT_EQ(s.trials, 200);
+}
+
+TEST(Tuner, SameSeedSameRun) {
+  SyntheticTarget target;
+  TempDir dir;
+  RecordStore a(dir.file("a.db")), b(dir.file("b.db")), c(dir.file("c.db"));
+  TuneSummary sa = Tuner(target, a, options(60, "random", 11)).run();
+  TuneSummary sb = Tuner(target, b, options(60, "random", 11)).run();
+  TuneSummary sc = Tuner(target, c, options(60, "random", 12)).run();
+  EXPECT_EQ(sa.history, sb.history);
+  EXPECT_EQ(sa.best_latency_ms, sb.best_latency_ms);
+  EXPECT_NE(sa.history, sc.history);
+}
+
+TEST(Tuner, ResumeMeasuresOnlyNewConfigurationsAndMatchesAnUninterruptedRun) {
+  SyntheticTarget target;
+  TempDir dir;
+  RecordStore whole_store(dir.file("whole.db"));
+  TuneSummary whole = Tuner(target, whole_store, options(150)).run();
+
+  RecordStore store(dir.file("resumed.db"));
+  TuneSummary first = Tuner(target, store, options(50)).run();
+  EXPECT_EQ(first.trials, 50);
+  TuneSummary second = Tuner(target, store, options(150)).run();
+  EXPECT_EQ(second.resumed_trials, 50);
+  EXPECT_EQ(second.new_trials, 100);
+  EXPECT_EQ(second.trials, 150);
+  std::set<std::string> configs;
+  for (const auto& h : second.history) configs.insert(h["config"].dump());
+  EXPECT_EQ(configs.size(), 150u);  // no configuration measured twice
+  EXPECT_EQ(second.history, whole.history);
+}
+
+TEST(Tuner, RefusesAStoreOfAnotherSessionAndLeavesItUntouched) {
+  SyntheticTarget target;
+  TempDir dir;
+  RecordStore store(dir.file("s.db"));
+  Tuner(target, store, options(20, "random", 1)).run();
+  auto before = store.records();
+  EXPECT_THROW(Tuner(target, store, options(40, "grid", 1)).run(), std::runtime_error);
+  EXPECT_THROW(Tuner(target, store, options(40, "random", 2)).run(), std::runtime_error);
+  EXPECT_EQ(store.records().size(), before.size());
+}
+
+TEST(Tuner, RejectsBadOptions) {
+  SyntheticTarget target;
+  TempDir dir;
+  RecordStore store(dir.file("s.db"));
+  EXPECT_THROW(Tuner(target, store, options(-1)).run(), std::invalid_argument);
+  TuneOptions o = options(10);
+  o.batch = 0;
+  EXPECT_THROW(Tuner(target, store, o).run(), std::invalid_argument);
+  EXPECT_THROW(Tuner(target, store, options(10, "nope")).run(), std::invalid_argument);
+  EXPECT_EQ(store.count(), 0u);
+}
+
+TEST(Tuner, CrashingAbortingHangingAndHoggingRunsAreRecordedWhileTuningGoesOn) {
+  SyntheticTarget target(/*chaos=*/true);
+  TempDir dir;
+  RecordStore store(dir.file("chaos.db"));
+  // Grid over x = 0..39 covers every failure kind; y = 0 only keeps it short.
+  TuneOptions o = options(160, "grid");
+  TuneSummary s = Tuner(target, store, o).run();
+  EXPECT_EQ(s.trials, 160);
+  std::map<int64_t, std::string> status_of_x;
+  for (const auto& h : s.history) status_of_x[h["config"]["x"].get<int64_t>()] = h["status"];
+  EXPECT_EQ(status_of_x[7], "crash");
+  EXPECT_EQ(status_of_x[17], "crash");
+  EXPECT_EQ(status_of_x[27], "run_timeout");
+  EXPECT_EQ(status_of_x[37], "runtime_error");
+  EXPECT_EQ(status_of_x[23], "ok");
+  EXPECT_EQ(status_of_x[39], "ok");  // measured after every failure
+  for (const Record& r : store.records()) {
+    if (r.config_index / 4 == 7) EXPECT_NE(r.message.find("signal"), std::string::npos);
+    if (r.config_index / 4 == 17)
+      EXPECT_NE(r.message.find("abort"), std::string::npos) << r.message;
+    if (r.config_index / 4 == 37) EXPECT_NE(r.message.find("out of memory"), std::string::npos);
+  }
+  EXPECT_DOUBLE_EQ(*s.best_latency_ms, 1.0);
+}
+
+TEST(Tuner, SigkillLosesNothingRecordedAndResumeCompletesTheBudget) {
+  SyntheticTarget target(/*chaos=*/false, /*run_sleep_ms=*/3);
+  TempDir dir;
+  const std::string db = dir.file("killed.db");
+  for (int delay_ms : {40, 120, 260}) {
+    fs::remove(db);
+    fs::remove(db + "-wal");
+    fs::remove(db + "-shm");
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      RecordStore store(db);
+      TuneOptions o = options(200);
+      o.jobs = 1;
+      o.batch = 8;
+      Tuner(target, store, o).run();
+      _exit(0);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    kill(child, SIGKILL);
+    int status = 0;
+    waitpid(child, &status, 0);
+
+    std::vector<Record> before;
+    {
+      RecordStore store(db);
+      before = store.records();
+    }
+    RecordStore store(db);
+    TuneSummary s = Tuner(target, store, options(200)).run();
+    EXPECT_EQ(s.trials, 200);
+    // Nothing that was recorded before the kill was lost or measured again.
+    std::map<uint64_t, Record> after;
+    for (Record& r : store.records()) after[r.config_index] = r;
+    for (const Record& r : before) {
+      if (!r.trial) continue;
+      ASSERT_TRUE(after.count(r.config_index));
+      EXPECT_EQ(after[r.config_index].trial, r.trial);
+      EXPECT_EQ(after[r.config_index].status, r.status);
+    }
+    std::set<std::string> configs;
+    for (const auto& h : s.history) configs.insert(h["config"].dump());
+    EXPECT_EQ(configs.size(), 200u);
+    for (size_t i = 0; i < s.history.size(); ++i) EXPECT_EQ(s.history[i]["trial"], i + 1);
+  }
+}
+
+TEST(ParallelMakespan, ListSchedulesLongestFirst) {
+  EXPECT_DOUBLE_EQ(parallel_makespan({}, 4), 0);
+  EXPECT_DOUBLE_EQ(parallel_makespan({1, 1, 1, 1}, 2), 2);
+  EXPECT_DOUBLE_EQ(parallel_makespan({3, 1, 1, 1}, 2), 3);
+  EXPECT_DOUBLE_EQ(parallel_makespan({5, 2}, 1), 7);
+}
+
+}  // namespace
+}  // namespace ml2
