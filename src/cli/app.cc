@@ -1,0 +1,318 @@
+// The `ml2tuner` command line: thin over the library.
+//
+//   tune    tune a task on a target, recording every outcome in a store (resumable)
+//   best    print the best configuration a store holds
+//   export  write a store as JSON lines        import  read JSON lines into a store
+//   space   describe a target's search space
+//
+// Every user mistake ends in one line on stderr, "ml2tuner: error: ...", and exit status 2
+// (1 for a failure while tuning); nothing is written to an existing store before every input has
+// been checked.
+#include "cli/app.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ml2tuner/record_store.h"
+#include "ml2tuner/strategy.h"
+#include "ml2tuner/target.h"
+#include "ml2tuner/tuner.h"
+
+namespace ml2::cli {
+namespace {
+
+using nlohmann::json;
+
+// A user's mistake: reported as one line, exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::string format_ms(std::optional<double> ms) {
+  if (!ms) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g ms", *ms);
+  return buf;
+}
+
+// The progress line: rewritten in place on a terminal, a line per second otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
+  void operator()(const Progress& p) {
+    if (quiet_) return;
+    const auto now = std::chrono::steady_clock::now();
+    const double gap = tty_ ? 0.1 : 1.0;
+    if (printed_ && std::chrono::duration<double>(now - last_).count() < gap &&
+        p.trials < p.budget) {
+      return;
+    }
+    last_ = now;
+    printed_ = true;
+    std::fprintf(
+        stderr, "%s[%lld/%lld] valid %lld invalid %lld best %s elapsed %.1f s virtual %.1f s%s",
+        tty_ ? "\r" : "", static_cast<long long>(p.trials), static_cast<long long>(p.budget),
+        static_cast<long long>(p.valid), static_cast<long long>(p.invalid),
+        format_ms(p.best_ms).c_str(), p.elapsed_s, p.virtual_s, tty_ ? "   " : "\n");
+    std::fflush(stderr);
+  }
+  void finish() {
+    if (printed_ && tty_ && !quiet_) std::fputc('\n', stderr);
+  }
+
+ private:
+  bool quiet_;
+  bool tty_;
+  bool printed_ = false;
+  std::chrono::steady_clock::time_point last_;
+};
+
+void write_json_file(const std::string& path, const json& j) {
+  std::ofstream out(path);
+  if (!out) throw UsageError("cannot write " + path);
+  out << j.dump(2) << "\n";
+  if (!out) throw std::runtime_error("failed writing " + path);
+}
+
+// A temporary store for a `tune` without --db, removed when the command ends.
+class TempStorePath {
+ public:
+  TempStorePath() {
+    char tmpl[] = "/tmp/ml2tuner-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) throw std::runtime_error("cannot create a temporary record store in /tmp");
+    close(fd);
+    std::filesystem::remove(tmpl);
+    path_ = tmpl;
+    path_ += ".db";
+  }
+  ~TempStorePath() {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct TuneArgs {
+  std::string target = "replay";
+  std::string space;
+  std::string db;
+  std::string summary;
+  bool quiet = false;
+  TuneOptions options;
+};
+
+int run_tune(const TuneArgs& a) {
+  // Check every input before the store is opened.
+  std::unique_ptr<Target> target = make_target(a.target, a.space);
+  validate(a.options);
+  make_strategy(a.options.tuner, target->space(), StrategyOptions{a.options.seed});
+
+  std::optional<TempStorePath> temp;
+  if (a.db.empty()) temp.emplace();
+  RecordStore store(a.db.empty() ? temp->path() : a.db);
+  store.bind(session_of(*target, a.options));  // refuses another session before any output
+
+  std::cerr << "ml2tuner: tuning " << target->task() << " on " << target->name() << " ("
+            << target->space().size() << " configurations) with " << a.options.tuner << ", "
+            << a.options.trials << " trials, seed " << a.options.seed << "\n";
+  Tuner tuner(*target, store, a.options);
+  ProgressPrinter printer(a.quiet);
+  tuner.on_progress([&printer](const Progress& p) { printer(p); });
+  TuneSummary s = tuner.run();
+  printer.finish();
+
+  std::ostringstream failures;
+  for (const auto& [status, n] : s.trial_status) {
+    if (status != "ok") failures << (failures.tellp() > 0 ? ", " : "") << status << " " << n;
+  }
+  std::cout << "trials " << s.trials << " (" << s.new_trials << " new, " << s.resumed_trials
+            << " resumed), builds " << s.builds << ", invalid " << s.invalid_trials << " ("
+            << (s.trials
+                    ? 100.0 * static_cast<double>(s.invalid_trials) / static_cast<double>(s.trials)
+                    : 0.0)
+            << " %: " << (failures.tellp() > 0 ? failures.str() : "none") << ")\n";
+  std::cout << "build failures " << s.build_failures << ", run failures " << s.run_failures << "\n";
+  std::cout << "best " << format_ms(s.best_latency_ms);
+  if (s.best_trial) std::cout << " at trial " << *s.best_trial << ": " << s.best_config.dump();
+  std::cout << "\n";
+  std::cout << "elapsed " << s.elapsed_s << " s, virtual device time " << s.virtual_time_s
+            << " s\n";
+  if (!a.summary.empty()) write_json_file(a.summary, s.to_json());
+  return 0;
+}
+
+RecordStore open_existing(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw UsageError(path + ": no such record store");
+  return RecordStore::open_read_only(path);
+}
+
+int run_best(const std::string& db, bool as_json) {
+  RecordStore store = open_existing(db);
+  auto session = store.session();
+  if (!session) throw UsageError(db + " holds no tuning session yet");
+  TuneSummary s = summarize(store.records(), *session, 0, 1);
+  if (as_json) {
+    json j{{"task", s.task},
+           {"target", s.target},
+           {"best_latency_ms", s.best_latency_ms ? json(*s.best_latency_ms) : json(nullptr)},
+           {"best_trial", s.best_trial ? json(*s.best_trial) : json(nullptr)},
+           {"best_config", s.best_config},
+           {"trials", s.trials}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  if (!s.best_latency_ms) {
+    std::cout << "no successful run among " << s.trials << " trials of " << s.task << "\n";
+    return 1;
+  }
+  std::cout << s.best_config.dump() << "\n";
+  std::cerr << "best " << format_ms(s.best_latency_ms) << " at trial " << *s.best_trial << " of "
+            << s.trials << " (" << s.task << " on " << s.target << ", tuner " << s.tuner
+            << ", seed " << s.seed << ")\n";
+  return 0;
+}
+
+int run_space(const std::string& target_name, const std::string& space_file) {
+  std::unique_ptr<Target> target = make_target(target_name, space_file);
+  const Space& space = target->space();
+  std::cout << target->task() << " on " << target->name() << ": " << space.size()
+            << " configurations, " << space.num_knobs() << " knobs\n";
+  for (const Knob& k : space.knobs()) {
+    std::cout << "  " << k.name() << ": " << k.describe_domain() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ml2tuner: an autotuner for deep-learning accelerator code (ML²Tuner)", "ml2tuner"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ml2tuner 0.1.0");
+
+  TuneArgs tune;
+  CLI::App* t = app.add_subcommand("tune", "tune a task on a target");
+  t->add_option("--target", tune.target, "target: " + join(target_names()))->capture_default_str();
+  t->add_option("--space", tune.space, "recorded space (Kernel Tuner cache or KTT output)");
+  t->add_option("--tuner", tune.options.tuner, "strategy: " + join(strategy_names()))
+      ->capture_default_str();
+  t->add_option("--trials", tune.options.trials, "measurement budget of the session (>= 0)")
+      ->capture_default_str();
+  t->add_option("--batch", tune.options.batch, "trials asked per round (>= 1)")
+      ->capture_default_str();
+  t->add_option("--seed", tune.options.seed, "random seed")->capture_default_str();
+  t->add_option("--jobs", tune.options.jobs, "build worker processes (1..256)")
+      ->capture_default_str();
+  t->add_option("--db", tune.db, "record store (SQLite); an existing one is resumed");
+  t->add_option("--summary", tune.summary, "write the session summary as JSON");
+  t->add_option("--build-timeout", tune.options.build_timeout_s, "seconds per build")
+      ->capture_default_str();
+  t->add_option("--run-timeout", tune.options.run_timeout_s, "seconds per run")
+      ->capture_default_str();
+  t->add_option("--worker-memory-mb", tune.options.worker_memory_mb,
+                "memory a worker may allocate, MiB (0: unlimited)")
+      ->capture_default_str();
+  t->add_flag("--quiet", tune.quiet, "no progress line");
+
+  std::string best_db;
+  bool best_json = false;
+  CLI::App* b = app.add_subcommand("best", "print the best configuration of a record store");
+  b->add_option("--db", best_db, "record store")->required();
+  b->add_flag("--json", best_json, "print a JSON object with latency and trial");
+
+  std::string export_db, export_out;
+  CLI::App* e = app.add_subcommand("export", "write a record store as JSON lines");
+  e->add_option("--db", export_db, "record store")->required();
+  e->add_option("--out", export_out, "output file (default: standard output)");
+
+  std::string import_db, import_in;
+  CLI::App* im = app.add_subcommand("import", "read JSON lines into a record store");
+  im->add_option("--db", import_db, "record store (created if missing)")->required();
+  im->add_option("--in", import_in, "JSON lines file written by export")->required();
+
+  std::string space_target = "replay", space_file;
+  CLI::App* sp = app.add_subcommand("space", "describe a target's search space");
+  sp->add_option("--target", space_target, "target: " + join(target_names()))
+      ->capture_default_str();
+  sp->add_option("--space", space_file, "recorded space file");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "ml2tuner 0.1.0\n";
+    return 0;
+  } catch (const CLI::ParseError& err) {
+    std::cerr << "ml2tuner: error: " << one_line(err.what()) << " (see ml2tuner --help)\n";
+    return 2;
+  }
+
+  try {
+    if (t->parsed()) return run_tune(tune);
+    if (b->parsed()) return run_best(best_db, best_json);
+    if (e->parsed()) {
+      RecordStore store = open_existing(export_db);
+      if (export_out.empty()) {
+        store.export_jsonl(std::cout);
+      } else {
+        std::ofstream out(export_out);
+        if (!out) throw UsageError("cannot write " + export_out);
+        store.export_jsonl(out);
+      }
+      return 0;
+    }
+    if (im->parsed()) {
+      std::ifstream in(import_in);
+      if (!in) throw UsageError(import_in + ": no such file");
+      RecordStore store(import_db);
+      size_t n = store.import_jsonl(in);
+      std::cerr << "imported " << n << " records into " << import_db << "\n";
+      return 0;
+    }
+    if (sp->parsed()) return run_space(space_target, space_file);
+  } catch (const UsageError& err) {
+    std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
+    return 2;
+  } catch (const std::invalid_argument& err) {
+    std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
+    return 2;
+  } catch (const std::exception& err) {
+    std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
+    return 1;
+  }
+  return 2;
+}
+
+}  // namespace ml2::cli

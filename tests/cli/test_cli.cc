@@ -1,0 +1,218 @@
+// End-to-end tests of the ml2tuner executable on the recorded spaces.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "ml2tuner/replay.h"
+
+namespace ml2 {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kConv3090 =
+    std::string(ML2_SHARED_DATA) + "/spaces/kerneltuner/convolution/RTX_3090.json.gz";
+
+struct Result {
+  int status = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+Result run_cli(const std::string& args, const std::string& dir) {
+  const std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
+  const std::string cmd =
+      std::string(ML2_CLI_PATH) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  int raw = std::system(cmd.c_str());
+  Result r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream o(out), e(err);
+  std::stringstream so, se;
+  so << o.rdbuf();
+  se << e.rdbuf();
+  r.out = so.str();
+  r.err = se.str();
+  return r;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kConv3090)) GTEST_SKIP() << "recorded spaces not found at " << ML2_SHARED_DATA;
+    dir_ = fs::temp_directory_path() /
+           ("ml2tuner-cli-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+  Result cli(const std::string& args) const { return run_cli(args, dir_.string()); }
+
+  fs::path dir_;
+};
+
+TEST_F(Cli, RandomOnConvolution3090FindsTheRecordedBest) {
+  Result r = cli("tune --target replay --space " + kConv3090 +
+                 " --tuner random --trials 300 --seed 1 --jobs 2 --db " + file("s.db") +
+                 " --summary " + file("s.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  json s = read_json(file("s.json"));
+  for (const char* key : {"task", "target", "tuner", "seed", "trials", "builds", "invalid_trials",
+                          "build_failures", "run_failures", "best_latency_ms", "best_config",
+                          "best_trial", "virtual_time_s", "history"}) {
+    EXPECT_TRUE(s.contains(key)) << key;
+  }
+  EXPECT_EQ(s["trials"], 300);
+  EXPECT_EQ(s["builds"], 300);
+  EXPECT_EQ(s["history"].size(), 300u);
+  // The space has 21.1 % compile failures and 1.8 % launch failures.
+  const double share = s["invalid_trials"].get<double>() / 300.0;
+  EXPECT_GT(share, 0.15);
+  EXPECT_LT(share, 0.30);
+  EXPECT_EQ(s["invalid_trials"].get<int>(),
+            s["build_failures"].get<int>() + s["run_failures"].get<int>());
+  EXPECT_GT(s["trial_status"]["compile_error"].get<int>(), 0);
+  EXPECT_GT(s["trial_status"]["runtime_error"].get<int>(), 0);
+  EXPECT_EQ(s["run_failures"], s["trial_status"]["runtime_error"]);
+  // The best latency is the recorded time of the best configuration, and the best of the history.
+  auto target = make_replay_target(kConv3090);
+  Config best = target->space().from_json(s["best_config"]);
+  BuildResult b = target->build(best);
+  ASSERT_EQ(b.status, Status::kOk);
+  RunResult run = target->run(b.artifact);
+  EXPECT_EQ(s["best_latency_ms"].get<double>(), run.latency.mean_ms);
+  double best_in_history = 1e300;
+  for (const auto& h : s["history"]) {
+    if (h["status"] == "ok")
+      best_in_history = std::min(best_in_history, h["latency_ms"].get<double>());
+  }
+  EXPECT_EQ(s["best_latency_ms"].get<double>(), best_in_history);
+  EXPECT_GT(s["virtual_time_s"].get<double>(), 0);
+
+  Result best_cmd = cli("best --db " + file("s.db"));
+  ASSERT_EQ(best_cmd.status, 0) << best_cmd.err;
+  EXPECT_EQ(json::parse(best_cmd.out), s["best_config"]);
+}
+
+TEST_F(Cli, ResumeFrom100To300MeasuresTwoHundredNewConfigurations) {
+  const std::string base = "tune --space " + kConv3090 + " --seed 4 --quiet --db " + file("r.db");
+  ASSERT_EQ(cli(base + " --trials 100 --summary " + file("a.json")).status, 0);
+  Result r = cli(base + " --trials 300 --summary " + file("b.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  json a = read_json(file("a.json")), b = read_json(file("b.json"));
+  EXPECT_EQ(a["trials"], 100);
+  EXPECT_EQ(b["trials"], 300);
+  EXPECT_EQ(b["new_trials"], 200);
+  EXPECT_EQ(b["resumed_trials"], 100);
+  std::set<std::string> configs;
+  for (const auto& h : b["history"]) configs.insert(h["config"].dump());
+  EXPECT_EQ(configs.size(), 300u);
+  for (size_t i = 0; i < 100; ++i) EXPECT_EQ(a["history"][i], b["history"][i]);
+}
+
+TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
+  const std::string db = file("keep.db");
+  ASSERT_EQ(cli("tune --space " + kConv3090 + " --trials 20 --quiet --db " + db).status, 0);
+  const std::string before = read_bytes(db);
+  const std::string truncated = file("truncated.json.gz");
+  {
+    std::string whole = read_bytes(kConv3090);
+    std::ofstream(truncated, std::ios::binary) << whole.substr(0, whole.size() / 2);
+  }
+  const std::string garbage = file("garbage.json");
+  std::ofstream(garbage) << "{\"not\": \"a cache\"}";
+  struct Case {
+    std::string args;
+    std::string expect;  // part of the message
+  };
+  const std::vector<Case> cases = {
+      {"tune --space /nonexistent/cache.json.gz", "no such file"},
+      {"tune --space " + truncated, "truncated"},
+      {"tune --space " + garbage, "neither a Kernel Tuner cache nor a KTT output"},
+      {"tune --space " + kConv3090 + " --tuner annealing", "known tuners: random, grid"},
+      {"tune --target fpga --space " + kConv3090, "known targets: replay"},
+      {"tune --space " + kConv3090 + " --trials -5", "--trials"},
+      {"tune --space " + kConv3090 + " --frobnicate", "frobnicate"},
+      {"tune --space " + kConv3090 + " --trials 40 --tuner grid", "another --db"},
+      {"tune --space " + kConv3090 + " --trials 40 --seed 9", "another --db"},
+  };
+  for (const Case& c : cases) {
+    Result r = cli(c.args + " --db " + db);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << " -> " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << " -> " << r.err;
+    EXPECT_EQ(read_bytes(db), before) << c.args;
+  }
+  // A file that is not a record store is refused and left as it was.
+  Result r = cli("tune --space " + kConv3090 + " --trials 5 --db " + garbage);
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(read_bytes(garbage), "{\"not\": \"a cache\"}");
+  EXPECT_NE(cli("best --db " + file("missing.db")).status, 0);
+}
+
+TEST_F(Cli, ExportImportRoundTrip) {
+  ASSERT_EQ(cli("tune --space " + kConv3090 + " --trials 50 --quiet --db " + file("e.db")).status,
+            0);
+  ASSERT_EQ(cli("export --db " + file("e.db") + " --out " + file("e.jsonl")).status, 0);
+  Result imp = cli("import --db " + file("i.db") + " --in " + file("e.jsonl"));
+  ASSERT_EQ(imp.status, 0) << imp.err;
+  ASSERT_EQ(cli("export --db " + file("i.db") + " --out " + file("i.jsonl")).status, 0);
+  EXPECT_EQ(read_bytes(file("e.jsonl")), read_bytes(file("i.jsonl")));
+  // 51 lines: the session and 50 records.
+  std::string text = read_bytes(file("e.jsonl"));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 51);
+}
+
+TEST_F(Cli, KttOutputAndUnterminatedCachesTune) {
+  const std::string ktt =
+      std::string(ML2_SHARED_DATA) + "/spaces/ktt/convolution/KTConvolutionOutput_3090.json.gz";
+  Result r = cli("tune --space " + ktt + " --trials 100 --quiet --summary " + file("k.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  json s = read_json(file("k.json"));
+  EXPECT_EQ(s["trials"], 100);
+  EXPECT_EQ(s["build_failures"], 0);  // KTT's failures are all at the run stage
+  EXPECT_GT(s["run_failures"].get<int>(), 0);
+
+  const std::string expdist = std::string(ML2_SHARED_DATA) +
+                              "/spaces/kerneltuner/expdist/"
+                              "expdist_NVIDIA_RTX_A4000_size-32768x32768_cache.json.gz";
+  r = cli("tune --space " + expdist + " --trials 60 --tuner grid --quiet --summary " +
+          file("x.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_json(file("x.json"))["trials"], 60);
+}
+
+TEST_F(Cli, HelpListsTheOptions) {
+  Result r = cli("tune --help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* opt :
+       {"--trials", "--batch", "--seed", "--jobs", "--db", "--summary", "--tuner"}) {
+    EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
+  }
+}
+
+}  // namespace
+}  // namespace ml2
