@@ -2,7 +2,7 @@
 # Installs the Debian packages ml2tuner builds against, if any is missing.
 set -euo pipefail
 packages=(cmake g++ make pkg-config libxgboost-dev nlohmann-json3-dev libcli11-dev
-          libsqlite3-dev zlib1g-dev libgtest-dev libbenchmark-dev)
+          libsqlite3-dev zlib1g-dev libgtest-dev libbenchmark-dev clang-format)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,9 @@
 // The record store: every configuration that was built or run has exactly one record.
 //
 // SQLite in WAL mode. One store holds one tuning session (task, target, space digest, tuner,
-// seed); opening it again continues that session. A record is written when its build finishes
-// (stage "build") and updated in place when its run finishes (stage "run"), each write committed
-// before the next measurement starts, so a tuner killed with SIGKILL loses at most the
+// seed); opening it again continues that session. The tuner writes a record when a round's builds
+// finish (stage "build") and updates it in place when its run finishes (stage "run"), each write
+// committed before the next measurement starts, so a tuner killed with SIGKILL loses at most the
 // measurements in flight and the file stays readable.
 #pragma once
 
@@ -43,15 +43,11 @@ struct Record {
   std::string tuner;
   uint64_t seed = 0;
   int64_t round = 0;
-  // 1-based trial number in the order measurements completed; nullopt for a configuration that
-  // was only built (a probe), or whose run never finished.
+  // 1-based trial number, in the strategy's order, once the trial's outcome is final (its build
+  // failed or its run finished); nullopt for a configuration that was only built (a probe), or
+  // whose run never finished.
   std::optional<int64_t> trial;
   std::string timestamp;  // ISO 8601, UTC
-
-  // A trial is measured once its build failed or its run finished.
-  bool measured() const {
-    return trial.has_value() && (stage == Stage::kRun || status != Status::kOk);
-  }
 };
 
 class RecordStore {

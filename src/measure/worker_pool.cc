@@ -570,20 +570,19 @@ WorkerPool::WorkerPool(const Target& target, Stage stage, WorkerPoolOptions opti
 
 WorkerPool::~WorkerPool() = default;
 
-std::vector<BuildResult> WorkerPool::build(const std::vector<Config>& configs) {
-  if (impl_->stage != Stage::kBuild) throw std::logic_error("build() on a run worker pool");
-  std::vector<std::string> encoded;
-  encoded.reserve(configs.size());
-  for (const auto& c : configs) encoded.push_back(wire::encode(c));
-  std::vector<std::string_view> requests(encoded.begin(), encoded.end());
-  std::vector<Outcome> outcomes = impl_->execute(requests);
-  std::vector<BuildResult> results(outcomes.size());
+namespace {
+
+// Decodes the replies of a batch; a worker that died, hung or sent garbage gets a typed failure.
+template <class Result>
+std::vector<Result> collect(std::vector<Outcome>& outcomes,
+                            Result (*decode)(std::string_view reply)) {
+  std::vector<Result> results(outcomes.size());
   for (size_t i = 0; i < outcomes.size(); ++i) {
     Outcome& o = outcomes[i];
-    BuildResult& r = results[i];
+    Result& r = results[i];
     if (o.ok) {
       try {
-        r = wire::decode_build_result(o.reply);
+        r = decode(o.reply);
         continue;
       } catch (const std::exception& e) {
         o.message = std::string("worker sent a malformed result: ") + e.what();
@@ -596,27 +595,23 @@ std::vector<BuildResult> WorkerPool::build(const std::vector<Config>& configs) {
   return results;
 }
 
+}  // namespace
+
+std::vector<BuildResult> WorkerPool::build(const std::vector<Config>& configs) {
+  if (impl_->stage != Stage::kBuild) throw std::logic_error("build() on a run worker pool");
+  std::vector<std::string> encoded;
+  encoded.reserve(configs.size());
+  for (const auto& c : configs) encoded.push_back(wire::encode(c));
+  std::vector<std::string_view> requests(encoded.begin(), encoded.end());
+  std::vector<Outcome> outcomes = impl_->execute(requests);
+  return collect<BuildResult>(outcomes, &wire::decode_build_result);
+}
+
 std::vector<RunResult> WorkerPool::run(const std::vector<std::string>& artifacts) {
   if (impl_->stage != Stage::kRun) throw std::logic_error("run() on a build worker pool");
   std::vector<std::string_view> requests(artifacts.begin(), artifacts.end());
   std::vector<Outcome> outcomes = impl_->execute(requests);
-  std::vector<RunResult> results(outcomes.size());
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    Outcome& o = outcomes[i];
-    RunResult& r = results[i];
-    if (o.ok) {
-      try {
-        r = wire::decode_run_result(o.reply);
-        continue;
-      } catch (const std::exception& e) {
-        o.message = std::string("worker sent a malformed result: ") + e.what();
-      }
-    }
-    r.status = o.status;
-    r.message = std::move(o.message);
-    r.wall_s = o.wall_s;
-  }
-  return results;
+  return collect<RunResult>(outcomes, &wire::decode_run_result);
 }
 
 int WorkerPool::workers() const { return static_cast<int>(impl_->workers.size()); }
