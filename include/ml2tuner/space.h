@@ -49,6 +49,7 @@ class Knob {
     kFactors,  // every ordered factorisation with a product equal to the extent (AutoTVM 'factors')
     kPower2,   // inner parts are powers of two <= extent, the outer part is the ceiling quotient
                // (AutoTVM 'power2'): non-divisor tiles with a partial last tile
+    kFactorsOrPower2,  // both of the above, without duplicates (factorisations first)
   };
   // An n-way split of `extent`; parts are ordered outer to inner.
   static Knob Split(std::string name, int64_t extent, int nparts,

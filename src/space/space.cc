@@ -131,10 +131,21 @@ Knob Knob::Split(std::string name, int64_t extent, int nparts, SplitPolicy polic
   }
   Knob k(std::move(name), KnobKind::kSplit, nparts);
   std::vector<int64_t> scratch;
-  if (policy == SplitPolicy::kFactors) {
-    factorisations(extent, nparts, scratch, k.parts_);
-  } else {
-    power2_splits(extent, nparts - 1, 1, scratch, k.parts_);
+  if (policy != SplitPolicy::kPower2) factorisations(extent, nparts, scratch, k.parts_);
+  if (policy != SplitPolicy::kFactors) {
+    std::vector<int64_t> p2;
+    power2_splits(extent, nparts - 1, 1, scratch, p2);
+    for (size_t i = 0; i < p2.size(); i += static_cast<size_t>(nparts)) {
+      bool seen = false;
+      for (size_t j = 0; j < k.parts_.size() && !seen; j += static_cast<size_t>(nparts)) {
+        seen = std::equal(p2.begin() + static_cast<ptrdiff_t>(i),
+                          p2.begin() + static_cast<ptrdiff_t>(i) + nparts,
+                          k.parts_.begin() + static_cast<ptrdiff_t>(j));
+      }
+      if (!seen)
+        k.parts_.insert(k.parts_.end(), p2.begin() + static_cast<ptrdiff_t>(i),
+                        p2.begin() + static_cast<ptrdiff_t>(i) + nparts);
+    }
   }
   return k;
 }

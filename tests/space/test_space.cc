@@ -60,6 +60,12 @@ TEST(SpaceKnobs, Domains) {
   ASSERT_EQ(p2.size(), 4u);
   EXPECT_EQ(p2.parts(2)[0], 3);
   EXPECT_EQ(p2.parts(2)[1], 4);
+  // Both: the 8 factorisations of 56 plus the power-of-two tiles 16 and 32 (outer 4 and 2).
+  Knob both = Knob::Split("b", 56, 2, Knob::SplitPolicy::kFactorsOrPower2);
+  ASSERT_EQ(both.size(), 10u);
+  EXPECT_EQ(both.parts(8)[0], 4);
+  EXPECT_EQ(both.parts(8)[1], 16);
+  EXPECT_EQ(both.parts(9)[1], 32);
   EXPECT_THROW(Knob::Values("v", {1, 1}), std::invalid_argument);
   EXPECT_THROW(Knob::Range("v", 3, 1), std::invalid_argument);
   EXPECT_THROW(Knob::Choice("c", {}), std::invalid_argument);
