@@ -37,9 +37,19 @@ class Target {
   virtual int max_parallel_runs() const { return 1; }
 };
 
-// Built-in targets by name. `space` is the file a replay target reads. Throws
-// std::invalid_argument for an unknown name, listing the known ones, or for a bad file.
-std::unique_ptr<Target> make_target(const std::string& name, const std::string& space_file);
+// What a built-in target is made from; each target reads the fields it needs.
+struct TargetOptions {
+  std::string space;                 // replay: the recorded file
+  std::string task = "resnet18.C2";  // vta: a named workload or a conv2d:/dense: shape
+  std::string tmpl = "stock";        // vta: stock | extended
+  std::string hw = "default";        // vta: default | extended | a JSON file
+  double noise = 0;                  // vta: relative measurement noise (0: none)
+  uint64_t noise_seed = 0;
+};
+
+// Built-in targets by name ("vta", "replay"). Throws std::invalid_argument for an unknown name,
+// listing the known ones, or for bad options or files.
+std::unique_ptr<Target> make_target(const std::string& name, const TargetOptions& options);
 std::vector<std::string> target_names();
 
 }  // namespace ml2

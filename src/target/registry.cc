@@ -8,11 +8,13 @@
 
 #include "ml2tuner/replay.h"
 #include "ml2tuner/target.h"
+#include "ml2tuner/vta.h"
 
 namespace ml2 {
 namespace {
 
-constexpr std::array<std::string_view, 1> kTargets = {
+constexpr std::array<std::string_view, 2> kTargets = {
+    "vta",
     "replay",
 };
 
@@ -29,8 +31,18 @@ std::string known_list() {
 
 std::vector<std::string> target_names() { return {kTargets.begin(), kTargets.end()}; }
 
-std::unique_ptr<Target> make_target(const std::string& name, const std::string& space_file) {
+std::unique_ptr<Target> make_target(const std::string& name, const TargetOptions& options) {
+  if (name == "vta") {
+    VtaOptions v;
+    v.task = options.task;
+    v.tmpl = options.tmpl;
+    v.hw = options.hw;
+    v.noise = options.noise;
+    v.noise_seed = options.noise_seed;
+    return make_vta_target(v);
+  }
   if (name == "replay") {
+    const std::string& space_file = options.space;
     if (space_file.empty()) {
       throw std::invalid_argument(
           "the replay target needs --space FILE (a Kernel Tuner cache or KTT output)");

@@ -547,16 +547,16 @@ TEST(TargetRegistry, Names) {
 
 TEST(TargetRegistry, UnknownTargetListsKnownOnes) {
   try {
-    make_target("nope", "");
+    make_target("nope", TargetOptions{});
     FAIL() << "no exception";
   } catch (const std::invalid_argument& e) {
-    EXPECT_STREQ(e.what(), "unknown target 'nope'; known targets: replay");
+    EXPECT_STREQ(e.what(), "unknown target 'nope'; known targets: vta, replay");
   }
 }
 
 TEST(TargetRegistry, ReplayNeedsASpaceFile) {
   try {
-    make_target("replay", "");
+    make_target("replay", TargetOptions{});
     FAIL() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("--space FILE"), std::string::npos) << e.what();
@@ -566,12 +566,12 @@ TEST(TargetRegistry, ReplayNeedsASpaceFile) {
 TEST(TargetRegistry, ReplayBadFileIsInvalidArgument) {
   const std::string path =
       (fs::temp_directory_path() / "ml2_replay_test_definitely_missing.json").string();
-  EXPECT_THROW(make_target("replay", path), std::invalid_argument);
+  EXPECT_THROW(make_target("replay", TargetOptions{.space = path}), std::invalid_argument);
 }
 
 TEST(TargetRegistry, MakesReplay) {
   TempFile f("registry.json", synthetic_cache(kEntries));
-  auto t = make_target("replay", f.path());
+  auto t = make_target("replay", TargetOptions{.space = f.path()});
   EXPECT_EQ(t->name(), "replay");
   EXPECT_EQ(t->space().size(), 5u);
 }
