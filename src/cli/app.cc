@@ -4,24 +4,20 @@
 //   best    print the best configuration a store holds
 //   export  write a store as JSON lines        import  read JSON lines into a store
 //   space   describe a target's search space
+//   tasks, compile, sweep   the VTA target's workloads, one compilation, a whole space
+//                           (vta_commands.cc)
 //
 // Every user mistake ends in one line on stderr, "ml2tuner: error: ...", and exit status 2
 // (1 for a failure while tuning); nothing is written to an existing store before every input has
 // been checked.
 #include "cli/app.h"
 
-#include <unistd.h>
-
-#include <CLI/CLI.hpp>
-#include <chrono>
-#include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/common.h"
 #include "ml2tuner/record_store.h"
 #include "ml2tuner/strategy.h"
 #include "ml2tuner/target.h"
@@ -32,96 +28,8 @@ namespace {
 
 using nlohmann::json;
 
-// A user's mistake: reported as one line, exit status 2.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-std::string one_line(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
-std::string format_ms(std::optional<double> ms) {
-  if (!ms) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g ms", *ms);
-  return buf;
-}
-
-// The progress line: rewritten in place on a terminal, a line per second otherwise.
-class ProgressPrinter {
- public:
-  explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
-  void operator()(const Progress& p) {
-    if (quiet_) return;
-    const auto now = std::chrono::steady_clock::now();
-    const double gap = tty_ ? 0.1 : 1.0;
-    if (printed_ && std::chrono::duration<double>(now - last_).count() < gap &&
-        p.trials < p.budget) {
-      return;
-    }
-    last_ = now;
-    printed_ = true;
-    std::fprintf(
-        stderr, "%s[%lld/%lld] valid %lld invalid %lld best %s elapsed %.1f s virtual %.1f s%s",
-        tty_ ? "\r" : "", static_cast<long long>(p.trials), static_cast<long long>(p.budget),
-        static_cast<long long>(p.valid), static_cast<long long>(p.invalid),
-        format_ms(p.best_ms).c_str(), p.elapsed_s, p.virtual_s, tty_ ? "   " : "\n");
-    std::fflush(stderr);
-  }
-  void finish() {
-    if (printed_ && tty_ && !quiet_) std::fputc('\n', stderr);
-  }
-
- private:
-  bool quiet_;
-  bool tty_;
-  bool printed_ = false;
-  std::chrono::steady_clock::time_point last_;
-};
-
-void write_json_file(const std::string& path, const json& j) {
-  std::ofstream out(path);
-  if (!out) throw UsageError("cannot write " + path);
-  out << j.dump(2) << "\n";
-  if (!out) throw std::runtime_error("failed writing " + path);
-}
-
-// A temporary store for a `tune` without --db, removed when the command ends.
-class TempStorePath {
- public:
-  TempStorePath() {
-    char tmpl[] = "/tmp/ml2tuner-XXXXXX";
-    int fd = mkstemp(tmpl);
-    if (fd < 0) throw std::runtime_error("cannot create a temporary record store in /tmp");
-    close(fd);
-    std::filesystem::remove(tmpl);
-    path_ = tmpl;
-    path_ += ".db";
-  }
-  ~TempStorePath() {
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 struct TuneArgs {
-  std::string target = "replay";
-  std::string space;
+  TargetArgs target;
   std::string db;
   std::string summary;
   bool quiet = false;
@@ -130,7 +38,7 @@ struct TuneArgs {
 
 int run_tune(const TuneArgs& a) {
   // Check every input before the store is opened.
-  std::unique_ptr<Target> target = make_target(a.target, a.space);
+  std::unique_ptr<Target> target = make_target(a.target.target, a.target.options);
   validate(a.options);
   make_strategy(a.options.tuner, target->space(), StrategyOptions{a.options.seed});
 
@@ -199,8 +107,8 @@ int run_best(const std::string& db, bool as_json) {
   return 0;
 }
 
-int run_space(const std::string& target_name, const std::string& space_file) {
-  std::unique_ptr<Target> target = make_target(target_name, space_file);
+int run_space(const TargetArgs& a) {
+  std::unique_ptr<Target> target = make_target(a.target, a.options);
   const Space& space = target->space();
   std::cout << target->task() << " on " << target->name() << ": " << space.size()
             << " configurations, " << space.num_knobs() << " knobs\n";
@@ -219,8 +127,7 @@ int main(int argc, char** argv) {
 
   TuneArgs tune;
   CLI::App* t = app.add_subcommand("tune", "tune a task on a target");
-  t->add_option("--target", tune.target, "target: " + join(target_names()))->capture_default_str();
-  t->add_option("--space", tune.space, "recorded space (Kernel Tuner cache or KTT output)");
+  tune.target.add_to(t);
   t->add_option("--tuner", tune.options.tuner, "strategy: " + join(strategy_names()))
       ->capture_default_str();
   t->add_option("--trials", tune.options.trials, "measurement budget of the session (>= 0)")
@@ -257,11 +164,12 @@ int main(int argc, char** argv) {
   im->add_option("--db", import_db, "record store (created if missing)")->required();
   im->add_option("--in", import_in, "JSON lines file written by export")->required();
 
-  std::string space_target = "replay", space_file;
+  TargetArgs space_args;
   CLI::App* sp = app.add_subcommand("space", "describe a target's search space");
-  sp->add_option("--target", space_target, "target: " + join(target_names()))
-      ->capture_default_str();
-  sp->add_option("--space", space_file, "recorded space file");
+  space_args.add_to(sp);
+
+  std::vector<std::function<int()>> vta_runners;
+  add_vta_commands(app, vta_runners);
 
   try {
     app.parse(argc, argv);
@@ -301,7 +209,10 @@ int main(int argc, char** argv) {
       std::cerr << "imported " << n << " records into " << import_db << "\n";
       return 0;
     }
-    if (sp->parsed()) return run_space(space_target, space_file);
+    if (sp->parsed()) return run_space(space_args);
+    for (const auto& run : vta_runners) {
+      if (int rc = run(); rc >= 0) return rc;
+    }
   } catch (const UsageError& err) {
     std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
     return 2;

@@ -118,7 +118,8 @@ TEST_F(Cli, RandomOnConvolution3090FindsTheRecordedBest) {
 }
 
 TEST_F(Cli, ResumeFrom100To300MeasuresTwoHundredNewConfigurations) {
-  const std::string base = "tune --space " + kConv3090 + " --seed 4 --quiet --db " + file("r.db");
+  const std::string base =
+      "tune --target replay --space " + kConv3090 + " --seed 4 --quiet --db " + file("r.db");
   ASSERT_EQ(cli(base + " --trials 100 --summary " + file("a.json")).status, 0);
   Result r = cli(base + " --trials 300 --summary " + file("b.json"));
   ASSERT_EQ(r.status, 0) << r.err;
@@ -135,7 +136,9 @@ TEST_F(Cli, ResumeFrom100To300MeasuresTwoHundredNewConfigurations) {
 
 TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
   const std::string db = file("keep.db");
-  ASSERT_EQ(cli("tune --space " + kConv3090 + " --trials 20 --quiet --db " + db).status, 0);
+  ASSERT_EQ(
+      cli("tune --target replay --space " + kConv3090 + " --trials 20 --quiet --db " + db).status,
+      0);
   const std::string before = read_bytes(db);
   const std::string truncated = file("truncated.json.gz");
   {
@@ -149,15 +152,16 @@ TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
     std::string expect;  // part of the message
   };
   const std::vector<Case> cases = {
-      {"tune --space /nonexistent/cache.json.gz", "no such file"},
-      {"tune --space " + truncated, "truncated"},
-      {"tune --space " + garbage, "neither a Kernel Tuner cache nor a KTT output"},
-      {"tune --space " + kConv3090 + " --tuner annealing", "known tuners: random, grid"},
-      {"tune --target fpga --space " + kConv3090, "known targets: replay"},
-      {"tune --space " + kConv3090 + " --trials -5", "--trials"},
-      {"tune --space " + kConv3090 + " --frobnicate", "frobnicate"},
-      {"tune --space " + kConv3090 + " --trials 40 --tuner grid", "another --db"},
-      {"tune --space " + kConv3090 + " --trials 40 --seed 9", "another --db"},
+      {"tune --target replay --space /nonexistent/cache.json.gz", "no such file"},
+      {"tune --target replay --space " + truncated, "truncated"},
+      {"tune --target replay --space " + garbage, "neither a Kernel Tuner cache nor a KTT output"},
+      {"tune --target replay --space " + kConv3090 + " --tuner annealing",
+       "known tuners: random, grid"},
+      {"tune --target fpga --space " + kConv3090, "known targets: vta, replay"},
+      {"tune --target replay --space " + kConv3090 + " --trials -5", "--trials"},
+      {"tune --target replay --space " + kConv3090 + " --frobnicate", "frobnicate"},
+      {"tune --target replay --space " + kConv3090 + " --trials 40 --tuner grid", "another --db"},
+      {"tune --target replay --space " + kConv3090 + " --trials 40 --seed 9", "another --db"},
   };
   for (const Case& c : cases) {
     Result r = cli(c.args + " --db " + db);
@@ -167,15 +171,17 @@ TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
     EXPECT_EQ(read_bytes(db), before) << c.args;
   }
   // A file that is not a record store is refused and left as it was.
-  Result r = cli("tune --space " + kConv3090 + " --trials 5 --db " + garbage);
+  Result r = cli("tune --target replay --space " + kConv3090 + " --trials 5 --db " + garbage);
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(read_bytes(garbage), "{\"not\": \"a cache\"}");
   EXPECT_NE(cli("best --db " + file("missing.db")).status, 0);
 }
 
 TEST_F(Cli, ExportImportRoundTrip) {
-  ASSERT_EQ(cli("tune --space " + kConv3090 + " --trials 50 --quiet --db " + file("e.db")).status,
-            0);
+  ASSERT_EQ(
+      cli("tune --target replay --space " + kConv3090 + " --trials 50 --quiet --db " + file("e.db"))
+          .status,
+      0);
   ASSERT_EQ(cli("export --db " + file("e.db") + " --out " + file("e.jsonl")).status, 0);
   Result imp = cli("import --db " + file("i.db") + " --in " + file("e.jsonl"));
   ASSERT_EQ(imp.status, 0) << imp.err;
@@ -189,7 +195,8 @@ TEST_F(Cli, ExportImportRoundTrip) {
 TEST_F(Cli, KttOutputAndUnterminatedCachesTune) {
   const std::string ktt =
       std::string(ML2_SHARED_DATA) + "/spaces/ktt/convolution/KTConvolutionOutput_3090.json.gz";
-  Result r = cli("tune --space " + ktt + " --trials 100 --quiet --summary " + file("k.json"));
+  Result r = cli("tune --target replay --space " + ktt + " --trials 100 --quiet --summary " +
+                 file("k.json"));
   ASSERT_EQ(r.status, 0) << r.err;
   json s = read_json(file("k.json"));
   EXPECT_EQ(s["trials"], 100);
@@ -199,8 +206,8 @@ TEST_F(Cli, KttOutputAndUnterminatedCachesTune) {
   const std::string expdist = std::string(ML2_SHARED_DATA) +
                               "/spaces/kerneltuner/expdist/"
                               "expdist_NVIDIA_RTX_A4000_size-32768x32768_cache.json.gz";
-  r = cli("tune --space " + expdist + " --trials 60 --tuner grid --quiet --summary " +
-          file("x.json"));
+  r = cli("tune --target replay --space " + expdist +
+          " --trials 60 --tuner grid --quiet --summary " + file("x.json"));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(read_json(file("x.json"))["trials"], 60);
 }

@@ -1,0 +1,98 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace ml2::cli {
+
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+std::string format_ms(std::optional<double> ms) {
+  if (!ms) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g ms", *ms);
+  return buf;
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& j) {
+  std::ofstream out(path);
+  if (!out) throw UsageError("cannot write " + path);
+  out << j.dump(2) << "\n";
+  if (!out) throw std::runtime_error("failed writing " + path);
+}
+
+void TargetArgs::add_to(CLI::App* app, bool with_target, bool with_space) {
+  if (with_target) {
+    app->add_option("--target", target, "target: " + join(target_names()))->capture_default_str();
+  }
+  if (with_space) {
+    app->add_option("--space", options.space, "replay: a Kernel Tuner cache or KTT output file");
+  }
+  app->add_option("--task", options.task,
+                  "vta: a workload (see `ml2tuner tasks`) or conv2d:h=..,w=..,ci=..,co=..,k=.. / "
+                  "dense:ci=..,co=..")
+      ->capture_default_str();
+  app->add_option("--template", options.tmpl, "vta: schedule template, stock or extended")
+      ->capture_default_str();
+  app->add_option("--hw", options.hw, "vta: hardware preset (default, extended) or JSON file")
+      ->capture_default_str();
+  app->add_option("--noise", options.noise, "vta: relative measurement noise (0: none)")
+      ->capture_default_str();
+  app->add_option("--noise-seed", options.noise_seed, "vta: seed of the measurement noise")
+      ->capture_default_str();
+}
+
+ProgressPrinter::ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void ProgressPrinter::operator()(const Progress& p) {
+  if (quiet_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const double gap = tty_ ? 0.1 : 1.0;
+  if (printed_ && std::chrono::duration<double>(now - last_).count() < gap && p.trials < p.budget) {
+    return;
+  }
+  last_ = now;
+  printed_ = true;
+  std::fprintf(stderr,
+               "%s[%lld/%lld] valid %lld invalid %lld best %s elapsed %.1f s virtual %.1f s%s",
+               tty_ ? "\r" : "", static_cast<long long>(p.trials), static_cast<long long>(p.budget),
+               static_cast<long long>(p.valid), static_cast<long long>(p.invalid),
+               format_ms(p.best_ms).c_str(), p.elapsed_s, p.virtual_s, tty_ ? "   " : "\n");
+  std::fflush(stderr);
+}
+
+void ProgressPrinter::finish() {
+  if (printed_ && tty_ && !quiet_) std::fputc('\n', stderr);
+}
+
+TempStorePath::TempStorePath() {
+  char tmpl[] = "/tmp/ml2tuner-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) throw std::runtime_error("cannot create a temporary record store in /tmp");
+  close(fd);
+  std::filesystem::remove(tmpl);
+  path_ = tmpl;
+  path_ += ".db";
+}
+
+TempStorePath::~TempStorePath() {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix, ec);
+}
+
+}  // namespace ml2::cli

@@ -1,0 +1,64 @@
+// Pieces the ml2tuner subcommands share.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "ml2tuner/target.h"
+#include "ml2tuner/tuner.h"
+
+namespace ml2::cli {
+
+// A user's mistake: reported as one line, exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string one_line(std::string s);
+std::string join(const std::vector<std::string>& v);
+std::string format_ms(std::optional<double> ms);
+void write_json_file(const std::string& path, const nlohmann::json& j);
+
+// The options that choose and configure a target, shared by tune, sweep, compile and space.
+struct TargetArgs {
+  std::string target = "vta";
+  TargetOptions options;
+  // Adds --target (unless fixed), --space, --task, --template, --hw, --noise, --noise-seed.
+  void add_to(CLI::App* app, bool with_target = true, bool with_space = true);
+};
+
+// The progress line: rewritten in place on a terminal, a line per second otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet);
+  void operator()(const Progress& p);
+  void finish();
+
+ private:
+  bool quiet_;
+  bool tty_;
+  bool printed_ = false;
+  std::chrono::steady_clock::time_point last_;
+};
+
+// A temporary store for a command without --db, removed when the command ends.
+class TempStorePath {
+ public:
+  TempStorePath();
+  ~TempStorePath();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Subcommands of the VTA target (vta_commands.cc).
+void add_vta_commands(CLI::App& app, std::vector<std::function<int()>>& runners);
+
+}  // namespace ml2::cli
