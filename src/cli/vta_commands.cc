@@ -6,6 +6,7 @@
 //             written as a Kernel Tuner cache (--out) with a --summary JSON
 #include <zlib.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -182,12 +183,22 @@ struct SweepArgs {
   bool quiet = false;
 };
 
-// "Allocation exceed bound of memory tag local.inp_buffer: ..." -> the part before the colon.
-std::string kind_of(const std::string& message) {
-  const auto colon = message.find(':');
-  std::string kind = colon == std::string::npos ? message : message.substr(0, colon);
-  const auto bracket = kind.find(" (");
-  return bracket == std::string::npos ? kind : kind.substr(0, bracket);
+// The kind of a failure: its message up to the first detail (a colon, a parenthesis or a
+// number), e.g. "Allocation exceed bound of memory tag local.inp_buffer" or "output differs from
+// the reference in".
+std::string kind_of(std::string message) {
+  if (message.rfind("Scope[", 0) == 0 && message.find(": ") != std::string::npos) {
+    message = message.substr(message.find(": ") + 2);  // TVM's "Scope[...]: what went wrong"
+  }
+  size_t end = message.find_first_of(":(0123456789");
+  // Keep digits that are part of a name ("2d pattern", "local.inp_buffer").
+  while (end != std::string::npos && std::isdigit(static_cast<unsigned char>(message[end])) &&
+         end > 0 && message[end - 1] != ' ') {
+    end = message.find_first_of(":(0123456789", end + 1);
+  }
+  std::string kind = message.substr(0, end);
+  while (!kind.empty() && kind.back() == ' ') kind.pop_back();
+  return kind;
 }
 
 void write_text(const std::string& path, const std::string& text) {

@@ -1,0 +1,159 @@
+// End-to-end tests of the ml2tuner executable on the VTA target.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "vta/simulator.h"
+
+namespace ml2 {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const char* kValidC9 =
+    R"('{"tile_b":[1,1],"tile_h":[1,7],"tile_w":[1,7],"tile_ci":[16,1],"tile_co":[8,4],"oc_nthread":2,"h_nthread":1}')";
+
+class CliVta : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("ml2tuner-cli-vta-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+
+  struct Result {
+    int status = -1;
+    std::string out, err;
+  };
+  Result cli(const std::string& args) const {
+    const std::string cmd = std::string(ML2_CLI_PATH) + " " + args + " >" + file("out.txt") +
+                            " 2>" + file("err.txt") + " </dev/null";
+    const int raw = std::system(cmd.c_str());
+    Result r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = read(file("out.txt"));
+    r.err = read(file("err.txt"));
+    return r;
+  }
+  static std::string read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(CliVta, TasksListsTheResNetLayersWithAutoTvmSpaceSizes) {
+  Result r = cli("tasks");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("resnet18.C2"), std::string::npos);
+  EXPECT_NE(r.out.find("2304"), std::string::npos);
+  EXPECT_NE(r.out.find("resnet18.C11"), std::string::npos);
+  EXPECT_NE(r.out.find("stock"), std::string::npos);
+}
+
+TEST_F(CliVta, CompileShowsHiddenFeaturesOrTheError) {
+  Result ok = cli(std::string("compile --task resnet18.C9 --config ") + kValidC9);
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("insn.GEMM"), std::string::npos);
+  EXPECT_NE(ok.out.find("sram_util.acc"), std::string::npos);
+  std::string bad = kValidC9;
+  bad.replace(bad.find("[16,1]"), 6, "[4,4]");
+  Result err = cli("compile --task resnet18.C9 --config " + bad);
+  EXPECT_EQ(err.status, 1);
+  EXPECT_NE(err.out.find("compile error: Do not support pad on the innermost block"),
+            std::string::npos);
+}
+
+TEST_F(CliVta, DumpedProgramRunsFromItsFilesAlone) {
+  Result r = cli(std::string("compile --task resnet18.C9 --config ") + kValidC9 + " --dump " +
+                 file("dump"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json meta = json::parse(read(file("dump/program.json")));
+  const std::string insns = read(file("dump/insns.bin")), uops = read(file("dump/uops.bin"));
+  ASSERT_EQ(insns.size(), meta["insn_count"].get<size_t>() * 16);
+  ASSERT_EQ(uops.size(), meta["uop_count"].get<size_t>() * 4);
+  EXPECT_TRUE(fs::exists(file("dump/README.md")));
+  // Load the DRAM image from the files and check that the instruction bytes decode into a
+  // program the simulator runs to the expected output.
+  vta::Program p;
+  p.workload = vta::Workload::parse("resnet18.C9");
+  p.data_seed = meta["data_seed"];
+  p.inp_addr = meta["inp_addr"];
+  p.wgt_addr = meta["wgt_addr"];
+  p.out_addr = meta["out_addr"];
+  p.uop_addr = meta["uop_addr"];
+  p.dram_bytes = meta["dram_bytes"];
+  p.insns.resize(meta["insn_count"].get<size_t>());
+  std::memcpy(p.insns.data(), insns.data(), insns.size());
+  p.uops.resize(meta["uop_count"].get<size_t>());
+  std::memcpy(p.uops.data(), uops.data(), uops.size());
+  const vta::HwConfig hw = vta::HwConfig::from_json(meta["hardware"]);
+  EXPECT_EQ(vta::simulate(hw, p).status, Status::kOk);
+  EXPECT_EQ(read(file("dump/inp.bin")).size(), 256u * 14 * 14);
+  EXPECT_EQ(read(file("dump/expected_out.bin")).size(), 512u * 7 * 7);
+}
+
+TEST_F(CliVta, SweepWritesGroundTruthThatReplays) {
+  Result s = cli("sweep --task resnet18.C9 --jobs 2 --quiet --out " + file("c9.json.gz") +
+                 " --summary " + file("sum.json"));
+  ASSERT_EQ(s.status, 0) << s.err;
+  const json sum = json::parse(read(file("sum.json")));
+  EXPECT_EQ(sum["space_size"], 480);
+  EXPECT_EQ(sum["counts"]["ok"].get<int>() + sum["counts"]["compile_error"].get<int>(), 480);
+  EXPECT_GT(sum["counts"]["ok"].get<int>(), 50);
+  EXPECT_TRUE(sum["best_latency_ms"].is_number());
+  EXPECT_TRUE(sum["best_config"].is_object());
+  // The Kernel Tuner cache replays: grid over it finds the same best latency.
+  Result t = cli("tune --target replay --space " + file("c9.json.gz") +
+                 " --tuner grid --trials 480 --quiet --summary " + file("replay.json"));
+  ASSERT_EQ(t.status, 0) << t.err;
+  const json rep = json::parse(read(file("replay.json")));
+  EXPECT_EQ(rep["trials"], 480);
+  EXPECT_DOUBLE_EQ(rep["best_latency_ms"].get<double>(), sum["best_latency_ms"].get<double>());
+  EXPECT_EQ(rep["build_failures"], sum["counts"]["compile_error"]);
+}
+
+TEST_F(CliVta, TuneDefaultsToTheVtaTarget) {
+  Result r = cli("tune --trials 12 --quiet --summary " + file("t.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json s = json::parse(read(file("t.json")));
+  EXPECT_EQ(s["target"], "vta");
+  EXPECT_EQ(s["task"], "resnet18.C2@vta-1x16_i8w8a32_15_15_18_17/stock");
+  EXPECT_EQ(s["trials"], 12);
+}
+
+TEST_F(CliVta, BadInputGetsOneLine) {
+  std::ofstream(file("hw.json")) << R"({"LOG_BLOCK": 4, "LOG_WGT_BUFF_SIZE": 23})";
+  const std::pair<std::string, std::string> cases[] = {
+      {"tune --task resnet18.C1", "unknown workload 'resnet18.C1'"},
+      {"tune --task conv2d:h=4,w=4,ci=16,co=16,k=9", "kernel is larger than the padded input"},
+      {"tune --task conv2d:h=8,w=8,ci=20,co=16,k=3", "multiples of the block size"},
+      {"tune --template huge", "templates: stock, extended"},
+      {"tune --hw " + file("hw.json"), "inconsistent hardware configuration"},
+      {"compile --task resnet18.C9 --config '{\"tile_q\": 1}'", "unknown knob 'tile_q'"},
+      {"compile --task resnet18.C9 --config '{\"oc_nthread\": 3}'",
+       "knob 'oc_nthread' has no value 3"},
+  };
+  for (const auto& [args, expect] : cases) {
+    Result r = cli(args);
+    EXPECT_EQ(r.status, 2) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(expect), std::string::npos) << args << " -> " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << " -> " << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace ml2
