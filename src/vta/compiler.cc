@@ -231,6 +231,18 @@ class Lowering {
     i.x_pad_1 = d.x1;
     return i;
   }
+  // A GEMM or ALU instruction whose one micro-op sweeps a whole accumulator slot.
+  Insn slot_sweep(Opcode op, int64_t uop) const {
+    Insn i;
+    i.opcode = static_cast<int64_t>(op);
+    i.uop_bgn = uop;
+    i.uop_end = uop + 1;
+    i.iter_out = s_.co_in * s_.b_in * s_.h_in;
+    i.iter_in = s_.w_in;
+    i.dst_factor_out = s_.w_in;
+    i.dst_factor_in = 1;
+    return i;
+  }
   static Insn noop(Opcode op) {
     Insn i;
     i.opcode = static_cast<int64_t>(op);
@@ -495,15 +507,8 @@ CompileResult Lowering::run(uint64_t data_seed) {
         Uop u;
         u.dst_idx = t * acc_tile_;
         const int64_t bgn = use_kernel({u});
-        Insn r;
-        r.opcode = static_cast<int64_t>(Opcode::kGemm);
+        Insn r = slot_sweep(Opcode::kGemm, bgn);
         r.reset_reg = 1;
-        r.uop_bgn = bgn;
-        r.uop_end = bgn + 1;
-        r.iter_out = s_.co_in * s_.b_in * s_.h_in;
-        r.iter_in = s_.w_in;
-        r.dst_factor_out = s_.w_in;
-        r.dst_factor_in = 1;
         emit(r);
       } else {
         emit(noop(Opcode::kGemm));
@@ -576,14 +581,9 @@ CompileResult Lowering::run(uint64_t data_seed) {
         const std::pair<AluOp, int64_t> ops[] = {
             {AluOp::kShr, w_.shift}, {AluOp::kMin, 127}, {AluOp::kMax, -128}};
         for (const auto& [op, imm] : ops) {
-          Insn a;
-          a.opcode = static_cast<int64_t>(Opcode::kAlu);
-          a.uop_bgn = bgn;
-          a.uop_end = bgn + 1;
-          a.iter_out = s_.co_in * s_.b_in * s_.h_in;
-          a.iter_in = s_.w_in;
-          a.dst_factor_out = a.src_factor_out = s_.w_in;
-          a.dst_factor_in = a.src_factor_in = 1;
+          Insn a = slot_sweep(Opcode::kAlu, bgn);
+          a.src_factor_out = s_.w_in;
+          a.src_factor_in = 1;
           a.alu_opcode = static_cast<int64_t>(op);
           a.use_imm = 1;
           a.imm = imm;
