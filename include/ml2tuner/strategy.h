@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,14 +54,28 @@ class Strategy {
   // Called after building a non-committed proposal with the candidates that built successfully;
   // returns positions into `built` (at most n) to run as trials. Default: the first n.
   virtual std::vector<size_t> choose(std::span<const Outcome> built, size_t n);
+
+  // What the strategy measured about itself (model errors, validity precision...), for reports.
+  virtual std::map<std::string, double> metrics() const { return {}; }
 };
 
 struct StrategyOptions {
   uint64_t seed = 0;
+  // Tuner parameters by name ("plan_size" -> "64"); each tuner accepts only the ones it declares
+  // (see strategy_params()).
+  std::map<std::string, std::string> params;
 };
 
-// Built-in strategies by name ("random", "grid"). Throws std::invalid_argument for an unknown
-// name, listing the known ones.
+// A declared tuner parameter, for help texts and CLI options.
+struct StrategyParam {
+  std::string name, default_value, description;
+  std::vector<std::string> tuners;
+};
+const std::vector<StrategyParam>& strategy_params();
+
+// Built-in strategies by name: random, grid, xgb (AutoTVM's XGBTuner), ga (AutoTVM's GATuner),
+// ml2 (ML²Tuner) and its ablations p, pv, pa. Throws std::invalid_argument for an unknown name
+// (listing the known ones) or a bad parameter.
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& space,
                                         const StrategyOptions& options);
 std::vector<std::string> strategy_names();

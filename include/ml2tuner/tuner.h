@@ -25,6 +25,7 @@ namespace ml2 {
 
 struct TuneOptions {
   std::string tuner = "random";
+  std::map<std::string, std::string> params;  // tuner parameters (see strategy_params())
   uint64_t seed = 0;
   int64_t trials = 100;  // total budget of the session, including resumed trials
   int64_t batch = 64;    // trials asked per round
@@ -66,9 +67,12 @@ struct TuneSummary {
   std::optional<int64_t> best_trial;
   double virtual_time_s = 0;
   double elapsed_s = 0;
-  int64_t resumed_trials = 0;  // trials found in the store at start
-  int64_t new_trials = 0;      // trials measured by this call
-  nlohmann::json history;      // [{trial, config, status, latency_ms}]
+  double strategy_s = 0;  // time this call spent in the strategy (models and search)
+  int64_t rounds = 0;     // rounds this call ran
+  std::map<std::string, double> strategy_metrics;  // Strategy::metrics() at the end
+  int64_t resumed_trials = 0;                      // trials found in the store at start
+  int64_t new_trials = 0;                          // trials measured by this call
+  nlohmann::json history;                          // [{trial, config, status, latency_ms}]
 
   nlohmann::json to_json() const;
 };

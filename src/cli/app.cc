@@ -12,6 +12,7 @@
 // been checked.
 #include "cli/app.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -40,7 +41,8 @@ int run_tune(const TuneArgs& a) {
   // Check every input before the store is opened.
   std::unique_ptr<Target> target = make_target(a.target.target, a.target.options);
   validate(a.options);
-  make_strategy(a.options.tuner, target->space(), StrategyOptions{a.options.seed});
+  make_strategy(a.options.tuner, target->space(),
+                StrategyOptions{a.options.seed, a.options.params});
 
   std::optional<TempStorePath> temp;
   if (a.db.empty()) temp.emplace();
@@ -146,6 +148,17 @@ int main(int argc, char** argv) {
   t->add_option("--worker-memory-mb", tune.options.worker_memory_mb,
                 "memory a worker may allocate, MiB (0: unlimited)")
       ->capture_default_str();
+  // Tuner parameters, generated from their one declaration (strategy_params()).
+  std::map<std::string, std::string> param_text;
+  std::vector<std::pair<std::string, CLI::Option*>> param_options;
+  for (const StrategyParam& p : strategy_params()) {
+    std::string flag = p.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    CLI::Option* o = t->add_option(
+        "--" + flag, param_text[p.name],
+        p.description + " [default " + p.default_value + "; tuners: " + join(p.tuners) + "]");
+    param_options.emplace_back(p.name, o);
+  }
   t->add_flag("--quiet", tune.quiet, "no progress line");
 
   std::string best_db;
@@ -188,7 +201,12 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (t->parsed()) return run_tune(tune);
+    if (t->parsed()) {
+      for (const auto& [name, option] : param_options) {
+        if (option->count() > 0) tune.options.params[name] = param_text[name];
+      }
+      return run_tune(tune);
+    }
     if (b->parsed()) return run_best(best_db, best_json);
     if (e->parsed()) {
       RecordStore store = open_existing(export_db);

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "strategy/builtin.h"
+#include "strategy/params.h"
 #include "util/random.h"
 
 namespace ml2 {
@@ -95,22 +97,42 @@ class GridStrategy final : public Strategy {
 
 struct Entry {
   const char* name;
-  std::unique_ptr<Strategy> (*make)(const Space&, const StrategyOptions&);
+  std::unique_ptr<Strategy> (*make)(const Space&, const Params&, uint64_t seed);
 };
 
 // The one place built-in strategies are registered.
 const Entry kStrategies[] = {
     {"random",
-     [](const Space& s, const StrategyOptions& o) -> std::unique_ptr<Strategy> {
-       return std::make_unique<RandomStrategy>(s, o.seed);
+     [](const Space& s, const Params&, uint64_t seed) -> std::unique_ptr<Strategy> {
+       return std::make_unique<RandomStrategy>(s, seed);
      }},
     {"grid",
-     [](const Space& s, const StrategyOptions&) -> std::unique_ptr<Strategy> {
+     [](const Space& s, const Params&, uint64_t) -> std::unique_ptr<Strategy> {
        return std::make_unique<GridStrategy>(s);
      }},
+    {"xgb", make_xgb_strategy},
+    {"ga", make_ga_strategy},
+    {"ml2", [](const Space& s, const Params& p,
+               uint64_t seed) { return make_ml2_strategy(s, p, seed, "ml2"); }},
+    {"p", [](const Space& s, const Params& p,
+             uint64_t seed) { return make_ml2_strategy(s, p, seed, "p"); }},
+    {"pv", [](const Space& s, const Params& p,
+              uint64_t seed) { return make_ml2_strategy(s, p, seed, "pv"); }},
+    {"pa", [](const Space& s, const Params& p,
+              uint64_t seed) { return make_ml2_strategy(s, p, seed, "pa"); }},
 };
 
 }  // namespace
+
+const std::vector<StrategyParam>& strategy_params() {
+  static const std::vector<StrategyParam> all = [] {
+    std::vector<StrategyParam> v;
+    for (const ParamSpec& s : param_specs())
+      v.push_back({s.name, s.default_value, s.description, s.tuners});
+    return v;
+  }();
+  return all;
+}
 
 std::vector<std::string> strategy_names() {
   std::vector<std::string> names;
@@ -121,7 +143,7 @@ std::vector<std::string> strategy_names() {
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& space,
                                         const StrategyOptions& options) {
   for (const Entry& e : kStrategies) {
-    if (name == e.name) return e.make(space, options);
+    if (name == e.name) return e.make(space, Params(name, options.params), options.seed);
   }
   std::string known;
   for (const Entry& e : kStrategies) known += (known.empty() ? "" : ", ") + std::string(e.name);

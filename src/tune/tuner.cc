@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 #include <unordered_set>
@@ -81,6 +82,13 @@ json TuneSummary::to_json() const {
   j["best_trial"] = best_trial ? json(*best_trial) : json(nullptr);
   j["virtual_time_s"] = virtual_time_s;
   j["elapsed_s"] = elapsed_s;
+  j["strategy_s"] = strategy_s;
+  j["rounds"] = rounds;
+  j["strategy_s_per_round"] = rounds ? strategy_s / static_cast<double>(rounds) : 0.0;
+  j["strategy_metrics"] = json::object();
+  for (const auto& [k, v] : strategy_metrics) {
+    j["strategy_metrics"][k] = std::isfinite(v) ? json(v) : json(nullptr);
+  }
   j["resumed_trials"] = resumed_trials;
   j["new_trials"] = new_trials;
   j["history"] = history;
@@ -150,7 +158,16 @@ TuneSummary Tuner::run() {
   validate(options_);
   const auto t0 = std::chrono::steady_clock::now();
   const Space& space = target_.space();
-  auto strategy = make_strategy(options_.tuner, space, StrategyOptions{options_.seed});
+  auto strategy =
+      make_strategy(options_.tuner, space, StrategyOptions{options_.seed, options_.params});
+  double strategy_s = 0;
+  int64_t rounds_run = 0;
+  // Time spent in the strategy: its models and search, the tuner's own overhead.
+  auto timed = [&strategy_s](auto&& f) {
+    const auto t = std::chrono::steady_clock::now();
+    f();
+    strategy_s += seconds_since(t);
+  };
 
   const SessionInfo info = session_of(target_, options_);
   store_.bind(info);
@@ -179,7 +196,7 @@ TuneSummary Tuner::run() {
   {
     std::vector<Outcome> told;
     for (const Record& r : previous) told.push_back(outcome_of(r));
-    strategy->tell(told);
+    timed([&] { strategy->tell(told); });
   }
   double virtual_s = summarize(previous, info, space.size(), options_.jobs).virtual_time_s;
   previous.clear();
@@ -199,7 +216,8 @@ TuneSummary Tuner::run() {
 
   while (progress.trials < options_.trials) {
     const auto left = static_cast<size_t>(options_.trials - progress.trials);
-    Proposal proposal = strategy->ask(std::min(left, static_cast<size_t>(options_.batch)));
+    Proposal proposal;
+    timed([&] { proposal = strategy->ask(std::min(left, static_cast<size_t>(options_.batch))); });
     // A strategy must not propose what was measured; the loop enforces it.
     std::erase_if(proposal.configs, [&](uint64_t i) { return measured.count(i) != 0; });
     if (proposal.committed && proposal.configs.size() > left) proposal.configs.resize(left);
@@ -248,7 +266,9 @@ TuneSummary Tuner::run() {
         ok.push_back(i);
         candidates.push_back(outcome_of(records[i]));
       }
-      for (size_t pick : strategy->choose(candidates, left)) {
+      std::vector<size_t> chosen;
+      timed([&] { chosen = strategy->choose(candidates, left); });
+      for (size_t pick : chosen) {
         if (pick >= ok.size()) throw std::logic_error("internal: choose() returned a bad position");
         trials.push_back(ok[pick]);
       }
@@ -306,12 +326,16 @@ TuneSummary Tuner::run() {
     std::vector<Outcome> told;
     told.reserve(records.size());
     for (const Record& r : records) told.push_back(outcome_of(r));
-    strategy->tell(told);
+    timed([&] { strategy->tell(told); });
+    ++rounds_run;
   }
 
   TuneSummary summary = summarize(store_.records(), info, space.size(), options_.jobs);
   summary.elapsed_s = seconds_since(t0);
   summary.resumed_trials = resumed_trials;
+  summary.strategy_s = strategy_s;
+  summary.rounds = rounds_run;
+  summary.strategy_metrics = strategy->metrics();
   summary.new_trials = summary.trials - resumed_trials;
   return summary;
 }

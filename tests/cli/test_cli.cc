@@ -156,7 +156,7 @@ TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
       {"tune --target replay --space " + truncated, "truncated"},
       {"tune --target replay --space " + garbage, "neither a Kernel Tuner cache nor a KTT output"},
       {"tune --target replay --space " + kConv3090 + " --tuner annealing",
-       "known tuners: random, grid"},
+       "known tuners: random, grid, xgb, ga, ml2, p, pv, pa"},
       {"tune --target fpga --space " + kConv3090, "known targets: vta, replay"},
       {"tune --target replay --space " + kConv3090 + " --trials -5", "--trials"},
       {"tune --target replay --space " + kConv3090 + " --frobnicate", "frobnicate"},

@@ -1,0 +1,323 @@
+// `ml2`: ML²Tuner (Cha et al., arXiv 2411.10764), and its ablations `p`, `pv`, `pa`.
+//
+// One round:
+//   ask     simulated annealing over ModelP's scores (knob features) proposes (α+1)·N unbuilt,
+//           unmeasured candidates; with ModelV (pv, ml2) those predicted invalid (P(valid) below
+//           the threshold) are dropped. An exploration share of the proposals goes to the
+//           rejected candidates the gate was least sure of, then to random ones, so that the gate
+//           never seals a region off. The proposal is not committed: its configurations are only
+//           built (a failed build teaches ModelV and costs no trial).
+//   choose  among the candidates that built, a second validity check on knob + hidden features
+//           (pv, ml2) drops predicted run failures; the rest are ranked by ModelA on knob + hidden
+//           features (pa, ml2) or by ModelP (p, pv); the best N run (an exploration share of them
+//           drawn at random from the others).
+//   tell    every outcome is kept; the models are retrained: ModelP and ModelA on successful runs,
+//           ModelV on every labelled outcome (build failures, run failures, successes), the
+//           post-build check on the runs. Candidates built but never run stay unlabelled.
+// Before ModelP has two successful runs, candidates are drawn at random.
+//
+// metrics(): rmse_p and rmse_a, the RMSE of log(latency) predicted by ModelP and ModelA for
+// configurations before they were run (the paper compares these); v_precision and v_recall of the
+// pre-build validity gate on the candidates whose validity became known (invalid is positive).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "strategy/builtin.h"
+#include "strategy/search.h"
+#include "util/random.h"
+
+namespace ml2 {
+namespace {
+
+struct Known {
+  Stage stage = Stage::kBuild;
+  Status status = Status::kOk;
+  std::optional<double> latency_ms;
+  HiddenFeatures hidden;
+  bool trial = false;
+};
+
+class Ml2Strategy final : public Strategy {
+ public:
+  Ml2Strategy(const Space& space, const Params& p, uint64_t seed, const std::string& levels)
+      : space_(space),
+        levels_(levels),
+        use_v_(levels == "pv" || levels == "ml2"),
+        use_a_(levels == "pa" || levels == "ml2"),
+        rng_(seed),
+        n_(static_cast<size_t>(p.integer("n"))),
+        alpha_(p.number("alpha")),
+        threshold_(p.number("validity_threshold")),
+        exploration_(p.number("exploration")),
+        annealer_(space,
+                  {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
+                  seed ^ 0xa11ea1ULL) {
+    model_options_.rounds = p.integer("rounds");
+    model_options_.label = perf_label_from_string(p.text("label"));
+    model_options_.seed = seed;
+    validity_options_.rounds = p.integer("rounds");
+    validity_options_.seed = seed;
+    reset_models();
+  }
+
+  std::string name() const override { return levels_; }
+
+  Proposal ask(size_t left) override {
+    Proposal out;
+    out.committed = false;
+    const size_t want = std::max<size_t>(
+        1,
+        static_cast<size_t>(std::llround((alpha_ + 1) * static_cast<double>(std::min(n_, left)))));
+    std::unordered_set<uint64_t> exclude;
+    for (const auto& [index, k] : known_) exclude.insert(index);
+    if (!p_.trained()) {
+      out.configs = random_unknown(want, exclude);
+      return out;
+    }
+    const size_t explore =
+        static_cast<size_t>(std::llround(exploration_ * static_cast<double>(want)));
+    // Search a little wider than needed so the validity gate has candidates to spare.
+    std::vector<uint64_t> pool = annealer_.find_maximums(
+        [this](const std::vector<uint64_t>& pts) { return p_.score(knob_features(space_, pts)); },
+        use_v_ ? 2 * want : want, exclude);
+    std::vector<uint64_t> kept, rejected;
+    std::vector<double> p_valid(pool.size(), 1.0);
+    if (use_v_ && !pool.empty()) p_valid = v_.p_valid(knob_features(space_, pool));
+    for (size_t i = 0; i < pool.size(); ++i) {
+      if (use_v_) gate_[pool[i]] = p_valid[i];
+      (p_valid[i] >= threshold_ ? kept : rejected).push_back(pool[i]);
+    }
+    if (kept.size() > want - explore) kept.resize(want - explore);
+    out.configs = kept;
+    // Exploration: the rejected candidates the gate was least sure of, then random ones.
+    std::stable_sort(rejected.begin(), rejected.end(),
+                     [&](uint64_t a, uint64_t b) { return gate_[a] > gate_[b]; });
+    for (uint64_t r : rejected) {
+      if (out.configs.size() >= want) break;
+      out.configs.push_back(r);
+    }
+    for (uint64_t c : out.configs) exclude.insert(c);
+    for (uint64_t r : random_unknown(want - out.configs.size(), exclude)) out.configs.push_back(r);
+    return out;
+  }
+
+  std::vector<size_t> choose(std::span<const Outcome> built, size_t left) override {
+    const size_t n_run = std::min(n_, left);
+    std::vector<size_t> candidates(built.size());
+    std::iota(candidates.begin(), candidates.end(), 0);
+    if (built.empty() || n_run == 0) return {};
+    std::vector<uint64_t> indices;
+    std::vector<const HiddenFeatures*> hidden;
+    for (const Outcome& o : built) {
+      indices.push_back(o.index);
+      hidden.push_back(o.hidden);
+    }
+    const FeatureMatrix knob = knob_features(space_, indices);
+    const FeatureMatrix full = with_hidden(knob, hidden);
+    // The post-build validity check.
+    std::vector<size_t> kept, dropped;
+    std::vector<double> p2(built.size(), 1.0);
+    if (use_v_ && v_hidden_.trained()) p2 = v_hidden_.p_valid(full);
+    for (size_t i : candidates) (p2[i] >= threshold_ ? kept : dropped).push_back(i);
+    // Rank by ModelA (pa, ml2) or ModelP; untrained: the search order.
+    std::vector<double> score(built.size(), 0.0);
+    if (use_a_ && a_.trained()) {
+      score = a_.score(full);
+    } else if (p_.trained()) {
+      score = p_.score(knob);
+    }
+    std::stable_sort(kept.begin(), kept.end(),
+                     [&](size_t a, size_t b) { return score[a] > score[b]; });
+    const size_t explore =
+        static_cast<size_t>(std::llround(exploration_ * static_cast<double>(n_run)));
+    std::vector<size_t> picks(
+        kept.begin(), kept.begin() + static_cast<ptrdiff_t>(
+                                         std::min(kept.size(), n_run - std::min(explore, n_run))));
+    std::vector<size_t> rest;
+    for (size_t i : candidates) {
+      if (std::find(picks.begin(), picks.end(), i) == picks.end()) rest.push_back(i);
+    }
+    while (picks.size() < n_run && !rest.empty()) {
+      const size_t r = uniform_below(rng_, rest.size());
+      picks.push_back(rest[r]);
+      rest.erase(rest.begin() + static_cast<ptrdiff_t>(r));
+    }
+    // Predictions made before the runs, for the models' error on unseen configurations.
+    record_predictions(picks, indices, knob, full);
+    return picks;
+  }
+
+  void tell(std::span<const Outcome> outcomes) override {
+    for (const Outcome& o : outcomes) {
+      Known& k = known_[o.index];
+      k.stage = o.stage;
+      k.status = o.status;
+      k.latency_ms = o.latency_ms;
+      k.trial = o.trial;
+      if (o.hidden) k.hidden = *o.hidden;
+      score_prediction(o);
+    }
+    retrain();
+  }
+
+  std::map<std::string, double> metrics() const override {
+    std::map<std::string, double> m;
+    auto rmse_of = [](const std::vector<double>& sq) {
+      if (sq.empty()) return std::nan("");
+      return std::sqrt(std::accumulate(sq.begin(), sq.end(), 0.0) / static_cast<double>(sq.size()));
+    };
+    m["rmse_p"] = rmse_of(sq_p_);
+    m["rmse_a"] = rmse_of(sq_a_);
+    m["rmse_samples"] = static_cast<double>(sq_p_.size());
+    m["v_precision"] =
+        tp_ + fp_ ? static_cast<double>(tp_) / static_cast<double>(tp_ + fp_) : std::nan("");
+    m["v_recall"] =
+        tp_ + fn_ ? static_cast<double>(tp_) / static_cast<double>(tp_ + fn_) : std::nan("");
+    return m;
+  }
+
+ private:
+  void reset_models() {
+    p_ = PerformanceModel(model_options_);
+    a_ = PerformanceModel(model_options_);
+    v_ = ValidityModel(validity_options_);
+    v_hidden_ = ValidityModel(validity_options_);
+  }
+
+  std::vector<uint64_t> random_unknown(size_t count, const std::unordered_set<uint64_t>& exclude) {
+    std::vector<uint64_t> out;
+    std::unordered_set<uint64_t> taken;
+    const uint64_t free = space_.size() > exclude.size() ? space_.size() - exclude.size() : 0;
+    count = static_cast<size_t>(std::min<uint64_t>(count, free));
+    while (out.size() < count) {
+      const uint64_t x = space_.sample(rng_);
+      if (!exclude.count(x) && taken.insert(x).second) out.push_back(x);
+    }
+    return out;
+  }
+
+  // Knob features followed by the hidden features seen so far (NaN where absent).
+  FeatureMatrix with_hidden(const FeatureMatrix& knob,
+                            const std::vector<const HiddenFeatures*>& hidden) const {
+    FeatureMatrix m(knob.rows, knob.cols + hidden_names_.size());
+    for (size_t r = 0; r < knob.rows; ++r) {
+      std::copy(knob.row(r), knob.row(r) + knob.cols, m.row(r));
+      for (size_t h = 0; h < hidden_names_.size(); ++h) {
+        float v = std::nanf("");
+        if (hidden[r]) {
+          auto it = hidden[r]->find(hidden_names_[h]);
+          if (it != hidden[r]->end()) v = static_cast<float>(it->second);
+        }
+        m.row(r)[knob.cols + h] = v;
+      }
+    }
+    return m;
+  }
+
+  void record_predictions(const std::vector<size_t>& picks, const std::vector<uint64_t>& indices,
+                          const FeatureMatrix& knob, const FeatureMatrix& full) {
+    if (model_options_.label == PerfLabel::kRank) return;  // a rank predicts no latency
+    const std::vector<double> lp =
+        p_.trained() ? p_.predict_latency_ms(knob) : std::vector<double>();
+    const std::vector<double> la =
+        a_.trained() ? a_.predict_latency_ms(full) : std::vector<double>();
+    for (size_t i : picks) {
+      if (!lp.empty()) predicted_p_[indices[i]] = lp[i];
+      if (!la.empty()) predicted_a_[indices[i]] = la[i];
+    }
+  }
+
+  void score_prediction(const Outcome& o) {
+    // The pre-build gate: invalid is the positive class; only known outcomes count.
+    if (auto g = gate_.find(o.index);
+        g != gate_.end() && (o.stage == Stage::kRun || o.status != Status::kOk)) {
+      const bool predicted_invalid = g->second < threshold_;
+      const bool invalid = o.status != Status::kOk;
+      tp_ += predicted_invalid && invalid;
+      fp_ += predicted_invalid && !invalid;
+      fn_ += !predicted_invalid && invalid;
+      gate_.erase(g);
+    }
+    if (o.stage != Stage::kRun || o.status != Status::kOk || !o.latency_ms) return;
+    const double actual = std::log(*o.latency_ms);
+    // Both errors are measured on the same configurations, so the two RMSEs compare.
+    auto p = predicted_p_.find(o.index), a = predicted_a_.find(o.index);
+    if (p != predicted_p_.end() && a != predicted_a_.end()) {
+      sq_p_.push_back(std::pow(std::log(std::max(p->second, 1e-12)) - actual, 2));
+      sq_a_.push_back(std::pow(std::log(std::max(a->second, 1e-12)) - actual, 2));
+    }
+    predicted_p_.erase(o.index);
+    predicted_a_.erase(o.index);
+  }
+
+  void retrain() {
+    // The hidden-feature columns: every name seen so far, sorted.
+    std::set<std::string> names;
+    for (const auto& [index, k] : known_) {
+      for (const auto& [name, v] : k.hidden) names.insert(name);
+    }
+    hidden_names_.assign(names.begin(), names.end());
+
+    std::vector<uint64_t> ok_idx, labelled_idx, run_idx;
+    std::vector<double> ok_lat;
+    std::vector<Status> labelled_status, run_status;
+    std::vector<const HiddenFeatures*> ok_hidden, run_hidden;
+    for (const auto& [index, k] : known_) {
+      const bool ran = k.stage == Stage::kRun;
+      const bool build_failed = k.stage == Stage::kBuild && k.status != Status::kOk;
+      if (!ran && !build_failed) continue;  // built, never run: validity unknown
+      labelled_idx.push_back(index);
+      labelled_status.push_back(k.status);
+      if (!ran) continue;
+      run_idx.push_back(index);
+      run_status.push_back(k.status);
+      run_hidden.push_back(&k.hidden);
+      if (k.status == Status::kOk && k.latency_ms) {
+        ok_idx.push_back(index);
+        ok_lat.push_back(*k.latency_ms);
+        ok_hidden.push_back(&k.hidden);
+      }
+    }
+    // Sorted by index so that the same history gives the same models.
+    p_.fit(knob_features(space_, ok_idx), ok_lat);
+    // ModelA is trained in every variant so that its error can be compared with ModelP's on the
+    // same configurations; only pa and ml2 rank by it.
+    a_.fit(with_hidden(knob_features(space_, ok_idx), ok_hidden), ok_lat);
+    if (use_v_) {
+      v_.fit(knob_features(space_, labelled_idx), labelled_status);
+      v_hidden_.fit(with_hidden(knob_features(space_, run_idx), run_hidden), run_status);
+    }
+  }
+
+  const Space& space_;
+  std::string levels_;
+  bool use_v_, use_a_;
+  std::mt19937_64 rng_;
+  size_t n_;
+  double alpha_, threshold_, exploration_;
+  Annealer annealer_;
+  ModelOptions model_options_;
+  ValidityOptions validity_options_;
+  PerformanceModel p_, a_;
+  ValidityModel v_, v_hidden_;
+  std::map<uint64_t, Known> known_;
+  std::vector<std::string> hidden_names_;
+  std::unordered_map<uint64_t, double> gate_;  // P(valid) the pre-build gate gave a candidate
+  std::unordered_map<uint64_t, double> predicted_p_, predicted_a_;
+  std::vector<double> sq_p_, sq_a_;
+  int64_t tp_ = 0, fp_ = 0, fn_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_ml2_strategy(const Space& space, const Params& params, uint64_t seed,
+                                            const std::string& levels) {
+  return std::make_unique<Ml2Strategy>(space, params, seed, levels);
+}
+
+}  // namespace ml2

@@ -1,0 +1,208 @@
+#include "strategy/params.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+namespace ml2 {
+namespace {
+
+const std::vector<std::string> kModelTuners = {"ml2", "p", "pv", "pa"};
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+}  // namespace
+
+const std::vector<ParamSpec>& param_specs() {
+  static const std::vector<ParamSpec> specs = {
+      {"plan_size",
+       "64",
+       1,
+       4096,
+       true,
+       {},
+       "xgb: trials per plan; the model is refit after each plan_size new results (AutoTVM: 64)",
+       {"xgb"}},
+      {"epsilon",
+       "0.05",
+       0,
+       1,
+       false,
+       {},
+       "xgb: share of each plan replaced by random unvisited configurations (AutoTVM: 5 %)",
+       {"xgb"}},
+      {"max_rounds",
+       "8000",
+       1,
+       100000,
+       true,
+       {},
+       "xgb: boosting rounds at most; training stops after 20 rounds without a better "
+       "average recall@plan_size on the training set (AutoTVM's early stopping)",
+       {"xgb"}},
+      {"sa_walkers",
+       "128",
+       1,
+       65536,
+       true,
+       {},
+       "simulated annealing: parallel walkers, kept between plans (AutoTVM: 128)",
+       with({"xgb"}, kModelTuners)},
+      {"sa_iterations",
+       "500",
+       1,
+       100000,
+       true,
+       {},
+       "simulated annealing: iterations at most (AutoTVM: 500)",
+       with({"xgb"}, kModelTuners)},
+      {"sa_early_stop",
+       "50",
+       1,
+       100000,
+       true,
+       {},
+       "simulated annealing: stop after this many iterations without a new best (AutoTVM: 50)",
+       with({"xgb"}, kModelTuners)},
+      {"n", "64", 1, 4096, true, {}, "ml2: configurations run per round (N)", kModelTuners},
+      {"alpha",
+       "1",
+       0,
+       64,
+       false,
+       {},
+       "ml2: build (alpha+1)*N candidates per round; ModelA picks the N to run",
+       kModelTuners},
+      {"validity_threshold",
+       "0.5",
+       0,
+       1,
+       false,
+       {},
+       "ml2: candidates whose predicted P(valid) is below this are not built (pv, ml2)",
+       kModelTuners},
+      {"exploration",
+       "0.1",
+       0,
+       1,
+       false,
+       {},
+       "ml2: share of each round's runs given to random candidates, the validity gate's uncertain "
+       "ones first, so that no region is sealed off",
+       kModelTuners},
+      {"rounds",
+       "100",
+       1,
+       10000,
+       true,
+       {},
+       "ml2: boosting rounds of ModelP, ModelV and ModelA (the paper compares 100 and 300)",
+       kModelTuners},
+      {"label",
+       "throughput",
+       0,
+       0,
+       false,
+       {"throughput", "log_latency", "rank"},
+       "ml2: what ModelP and ModelA learn: throughput normalised by the best (AutoTVM's), "
+       "-log(latency), or a pairwise rank",
+       kModelTuners},
+      {"pop_size",
+       "100",
+       2,
+       100000,
+       true,
+       {},
+       "ga: population size (AutoTVM GATuner: 100)",
+       {"ga"}},
+      {"elite_num",
+       "3",
+       0,
+       100000,
+       true,
+       {},
+       "ga: elites kept per generation (AutoTVM: 3)",
+       {"ga"}},
+      {"mutation_prob",
+       "0.1",
+       0,
+       1,
+       false,
+       {},
+       "ga: probability that each knob of a child mutates (AutoTVM: 0.1)",
+       {"ga"}},
+  };
+  return specs;
+}
+
+Params::Params(const std::string& tuner, const std::map<std::string, std::string>& given) {
+  const auto& specs = param_specs();
+  for (const auto& [name, value] : given) {
+    auto it = std::find_if(specs.begin(), specs.end(),
+                           [&](const ParamSpec& s) { return s.name == name; });
+    if (it == specs.end()) {
+      std::vector<std::string> names;
+      for (const auto& s : specs) names.push_back(s.name);
+      throw std::invalid_argument("unknown tuner parameter '" + name +
+                                  "'; parameters: " + join(names));
+    }
+    if (std::find(it->tuners.begin(), it->tuners.end(), tuner) == it->tuners.end()) {
+      throw std::invalid_argument("parameter '" + name + "' does not apply to tuner '" + tuner +
+                                  "' (it applies to: " + join(it->tuners) + ")");
+    }
+  }
+  for (const ParamSpec& s : specs) {
+    if (std::find(s.tuners.begin(), s.tuners.end(), tuner) == s.tuners.end()) continue;
+    auto g = given.find(s.name);
+    const std::string value = g == given.end() ? s.default_value : g->second;
+    if (!s.choices.empty()) {
+      if (std::find(s.choices.begin(), s.choices.end(), value) == s.choices.end()) {
+        throw std::invalid_argument("parameter '" + s.name + "' must be one of " + join(s.choices) +
+                                    ", got '" + value + "'");
+      }
+    } else {
+      size_t used = 0;
+      double x = 0;
+      try {
+        x = std::stod(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != value.size() || value.empty() || !std::isfinite(x) ||
+          (s.integer && std::floor(x) != x)) {
+        throw std::invalid_argument("parameter '" + s.name + "' must be " +
+                                    (s.integer ? "an integer" : "a number") + ", got '" + value +
+                                    "'");
+      }
+      if (x < s.min || x > s.max) {
+        char range[96];
+        std::snprintf(range, sizeof range, "[%g, %g]", s.min, s.max);
+        throw std::invalid_argument("parameter '" + s.name + "' must be in " + range + ", got " +
+                                    value);
+      }
+    }
+    values_[s.name] = value;
+  }
+}
+
+double Params::number(const std::string& name) const { return std::stod(text(name)); }
+int Params::integer(const std::string& name) const { return std::stoi(text(name)); }
+
+const std::string& Params::text(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end())
+    throw std::logic_error("internal: tuner reads undeclared '" + name + "'");
+  return it->second;
+}
+
+}  // namespace ml2

@@ -1,0 +1,96 @@
+#include "strategy/search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+
+#include "util/random.h"
+
+namespace ml2 {
+
+FeatureMatrix knob_features(const Space& space, const std::vector<uint64_t>& indices) {
+  FeatureMatrix m(indices.size(), space.num_features());
+  std::vector<double> row(space.num_features());
+  for (size_t i = 0; i < indices.size(); ++i) {
+    space.features(indices[i], row);
+    std::copy(row.begin(), row.end(), m.row(i));
+  }
+  return m;
+}
+
+uint64_t random_walk(const Space& space, uint64_t index, std::mt19937_64& rng) {
+  const auto& knobs = space.knobs();
+  Config c = space.at(index);
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const size_t k = uniform_below(rng, knobs.size());
+    const uint32_t n = knobs[k].size();
+    if (n < 2) continue;
+    const uint32_t old = c[k];
+    c[k] = static_cast<uint32_t>((old + 1 + uniform_below(rng, n - 1)) % n);
+    if (auto moved = space.index_of(c)) return *moved;
+    c[k] = old;
+  }
+  return index;
+}
+
+Annealer::Annealer(const Space& space, AnnealOptions options, uint64_t seed)
+    : space_(space), options_(options), rng_(seed) {}
+
+std::vector<uint64_t> Annealer::find_maximums(const BatchScore& score, size_t num,
+                                              const std::unordered_set<uint64_t>& exclude) {
+  if (points_.empty()) {
+    for (int i = 0; i < options_.walkers; ++i) points_.push_back(space_.sample(rng_));
+  }
+  std::vector<double> scores = score(points_);
+  // A min-heap of (score, point) holding the best `num` unexcluded points seen.
+  using Item = std::pair<double, uint64_t>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
+  std::unordered_set<uint64_t> in_heap;
+  auto offer = [&](double s, uint64_t p) {
+    if (exclude.count(p) || in_heap.count(p)) return false;
+    if (heap.size() < num) {
+      heap.push({s, p});
+      in_heap.insert(p);
+      return true;
+    }
+    if (num == 0 || s <= heap.top().first) return false;
+    in_heap.erase(heap.top().second);
+    heap.pop();
+    heap.push({s, p});
+    in_heap.insert(p);
+    return true;
+  };
+  for (size_t i = 0; i < points_.size(); ++i) offer(scores[i], points_[i]);
+
+  double t = 1.0;
+  const double cool = 1.0 / (options_.iterations + 1);
+  int last_change = 0;
+  std::vector<uint64_t> next(points_.size());
+  for (int k = 0; k < options_.iterations && k < last_change + options_.early_stop; ++k) {
+    for (size_t i = 0; i < points_.size(); ++i) next[i] = random_walk(space_, points_[i], rng_);
+    const std::vector<double> next_scores = score(next);
+    for (size_t i = 0; i < points_.size(); ++i) {
+      const double p = std::exp(std::min((next_scores[i] - scores[i]) / (t + 1e-5), 1.0));
+      const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+      if (u < p) {
+        points_[i] = next[i];
+        scores[i] = next_scores[i];
+      }
+      if (offer(next_scores[i], next[i])) last_change = k;
+    }
+    t -= cool;
+  }
+  std::vector<Item> best;
+  while (!heap.empty()) {
+    best.push_back(heap.top());
+    heap.pop();
+  }
+  std::sort(best.begin(), best.end(), [](const Item& a, const Item& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<uint64_t> out;
+  for (const Item& it : best) out.push_back(it.second);
+  return out;
+}
+
+}  // namespace ml2

@@ -1,0 +1,50 @@
+// Building blocks shared by the model-based strategies: knob features of space indices, and
+// AutoTVM's simulated annealing over a model's scores.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <unordered_set>
+#include <vector>
+
+#include "ml2tuner/model.h"
+#include "ml2tuner/space.h"
+
+namespace ml2 {
+
+// The knob features (Space::features) of each index, one row per index.
+FeatureMatrix knob_features(const Space& space, const std::vector<uint64_t>& indices);
+
+// Moves one random knob of `index` to another random value that keeps the configuration in the
+// space (a few tries; the point itself if none is found), as AutoTVM's random_walk.
+uint64_t random_walk(const Space& space, uint64_t index, std::mt19937_64& rng);
+
+// Scores a batch of indices; higher is better.
+using BatchScore = std::function<std::vector<double>(const std::vector<uint64_t>&)>;
+
+struct AnnealOptions {
+  int walkers = 128;
+  int iterations = 500;
+  int early_stop = 50;
+};
+
+// AutoTVM's SimulatedAnnealingOptimizer: `walkers` points walk the space; a move is accepted with
+// probability exp(min((new - old) / (t + 1e-5), 1)) as the temperature falls linearly from 1 to
+// 0; a heap keeps the best `num` points outside `exclude`; the search stops after `early_stop`
+// iterations without a heap change. The walkers persist between calls.
+class Annealer {
+ public:
+  Annealer(const Space& space, AnnealOptions options, uint64_t seed);
+  // The best points found, best first (at most num).
+  std::vector<uint64_t> find_maximums(const BatchScore& score, size_t num,
+                                      const std::unordered_set<uint64_t>& exclude);
+
+ private:
+  const Space& space_;
+  AnnealOptions options_;
+  std::mt19937_64 rng_;
+  std::vector<uint64_t> points_;
+};
+
+}  // namespace ml2

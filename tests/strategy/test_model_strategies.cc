@@ -1,0 +1,188 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "ml2tuner/tuner.h"
+#include "strategy/builtin.h"
+#include "strategy/params.h"
+#include "strategy/search.h"
+
+namespace ml2 {
+namespace {
+
+namespace fs = std::filesystem;
+
+Space grid_space(int nx, int ny) {
+  SpaceBuilder b;
+  b.add(Knob::Range("x", 0, nx - 1));
+  b.add(Knob::Range("y", 0, ny - 1));
+  return std::move(b).build();
+}
+
+TEST(StrategyParams, DeclaredOnceAndChecked) {
+  EXPECT_EQ(Params("xgb", {}).integer("plan_size"), 64);
+  EXPECT_DOUBLE_EQ(Params("ml2", {{"alpha", "2"}}).number("alpha"), 2);
+  EXPECT_THROW(Params("xgb", {{"alpha", "2"}}), std::invalid_argument);  // not an xgb parameter
+  EXPECT_THROW(Params("ml2", {{"nonsense", "1"}}), std::invalid_argument);
+  EXPECT_THROW(Params("ml2", {{"n", "0"}}), std::invalid_argument);    // below its bound
+  EXPECT_THROW(Params("ml2", {{"n", "1.5"}}), std::invalid_argument);  // not an integer
+  EXPECT_THROW(Params("ml2", {{"label", "speed"}}), std::invalid_argument);
+  try {
+    Params("xgb", {{"alpha", "2"}});
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("applies to: ml2, p, pv, pa"), std::string::npos);
+  }
+  for (const StrategyParam& p : strategy_params()) EXPECT_FALSE(p.description.empty()) << p.name;
+}
+
+TEST(XgbPlan, EpsilonGreedyTail) {
+  // A plan of 64 with epsilon 5 %: positions 0..60 follow the plan, 61..63 are random.
+  for (size_t pt = 0; pt < 61; ++pt) EXPECT_FALSE(xgb_takes_random(pt, 64, 64, 0.05)) << pt;
+  for (size_t pt = 61; pt < 70; ++pt) EXPECT_TRUE(xgb_takes_random(pt, 64, 64, 0.05)) << pt;
+  // No plan yet (the first plan): everything is random.
+  EXPECT_TRUE(xgb_takes_random(0, 0, 64, 0.05));
+  // A short plan still ends with its random tail of int(0.05 * 64) = 3 positions.
+  EXPECT_FALSE(xgb_takes_random(6, 10, 64, 0.05));
+  EXPECT_TRUE(xgb_takes_random(7, 10, 64, 0.05));
+  // epsilon 0: the whole plan is followed.
+  EXPECT_FALSE(xgb_takes_random(63, 64, 64, 0.0));
+}
+
+TEST(Annealer, FindsTheTopOfAKnownScore) {
+  Space space = grid_space(40, 40);
+  auto score = [&](const std::vector<uint64_t>& pts) {
+    std::vector<double> s;
+    for (uint64_t p : pts) {
+      Config c = space.at(p);
+      const double x = c[0], y = c[1];
+      s.push_back(-((x - 17) * (x - 17) + (y - 5) * (y - 5)));
+    }
+    return s;
+  };
+  Annealer a(space, {}, 3);
+  const uint64_t best = *space.index_of(Config{17, 5});
+  std::vector<uint64_t> top = a.find_maximums(score, 10, {});
+  ASSERT_EQ(top.size(), 10u);
+  EXPECT_EQ(top[0], best);
+  // Excluded points are never returned.
+  std::vector<uint64_t> again = a.find_maximums(score, 10, {best});
+  EXPECT_EQ(std::count(again.begin(), again.end(), best), 0);
+  EXPECT_EQ(std::set<uint64_t>(again.begin(), again.end()).size(), again.size());
+}
+
+// A synthetic accelerator: latency is a smooth bowl with its optimum at (23, 11); configurations
+// with x + y > 50 fail to build; with x > 40 they fail at run time.
+class BowlTarget : public Target {
+ public:
+  BowlTarget() : space_(grid_space(48, 32)) {}
+  std::string name() const override { return "bowl"; }
+  std::string task() const override { return "bowl"; }
+  const Space& space() const override { return space_; }
+  BuildResult build(const Config& c) const override {
+    BuildResult b;
+    const int64_t x = c[0], y = c[1];
+    b.virtual_s = 0.1;
+    if (x + y > 50) {
+      b.status = Status::kCompileError;
+      b.message = "too big";
+      return b;
+    }
+    b.hidden["x_plus_y"] = static_cast<double>(x + y);
+    b.hidden["x_gt_40"] = x > 40 ? 1.0 : 0.0;
+    b.artifact = std::to_string(x) + " " + std::to_string(y);
+    return b;
+  }
+  RunResult run(const std::string& artifact) const override {
+    int64_t x = 0, y = 0;
+    std::sscanf(artifact.c_str(), "%ld %ld", &x, &y);
+    RunResult r;
+    if (x > 40) {
+      r.status = Status::kRuntimeError;
+      r.message = "launch failed";
+      return r;
+    }
+    const double ms =
+        1.0 + 0.01 * static_cast<double>((x - 23) * (x - 23) + 3 * (y - 11) * (y - 11));
+    r.latency = Measurement::from_samples({ms});
+    return r;
+  }
+  int max_parallel_runs() const override { return 4; }
+
+ private:
+  Space space_;
+};
+
+TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
+                 std::map<std::string, std::string> params = {}) {
+  BowlTarget target;
+  const fs::path db =
+      fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-" + tuner + "-" +
+                                   std::to_string(seed) + ".db");
+  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+  TuneSummary out;
+  {
+    RecordStore store(db.string());
+    TuneOptions o;
+    o.tuner = tuner;
+    o.seed = seed;
+    o.trials = trials;
+    o.batch = 32;
+    o.jobs = 2;
+    o.params = std::move(params);
+    out = Tuner(target, store, o).run();
+  }
+  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+  return out;
+}
+
+TEST(ModelStrategies, SameSeedSameRun) {
+  for (const char* t : {"xgb", "ga", "ml2"}) {
+    std::map<std::string, std::string> p;
+    if (std::string(t) == "xgb") p = {{"plan_size", "32"}};
+    if (std::string(t) == "ml2") p = {{"n", "32"}, {"rounds", "30"}};
+    TuneSummary a = tune(t, 5, 96, p), b = tune(t, 5, 96, p), c = tune(t, 6, 96, p);
+    EXPECT_EQ(a.history, b.history) << t;
+    EXPECT_NE(a.history, c.history) << t;
+  }
+}
+
+TEST(ModelStrategies, XgbBeatsRandomOnASmoothSpace) {
+  TuneSummary x = tune("xgb", 1, 160, {{"plan_size", "32"}});
+  TuneSummary r = tune("random", 1, 160);
+  ASSERT_TRUE(x.best_latency_ms && r.best_latency_ms);
+  EXPECT_LE(*x.best_latency_ms, *r.best_latency_ms);
+  EXPECT_LT(*x.best_latency_ms, 1.05);
+  EXPECT_EQ(x.trials, 160);
+  EXPECT_EQ(x.builds, 160);  // every xgb trial is built once; failed builds consume trials
+}
+
+TEST(ModelStrategies, Ml2AvoidsInvalidTrialsAndRecordsModelErrors) {
+  const std::map<std::string, std::string> p = {{"n", "32"}, {"rounds", "40"}};
+  TuneSummary m = tune("ml2", 2, 192, p);
+  TuneSummary x = tune("xgb", 2, 192, {{"plan_size", "32"}});
+  EXPECT_EQ(m.trials, 192);
+  EXPECT_GT(m.builds, m.trials);  // (alpha + 1) N candidates are built per round
+  // Build failures are not trials for ml2; ModelV keeps most run failures away.
+  EXPECT_EQ(m.invalid_trials, m.run_failures);
+  EXPECT_LT(m.invalid_trials, x.invalid_trials);
+  ASSERT_TRUE(m.best_latency_ms.has_value());
+  EXPECT_LT(*m.best_latency_ms, 1.05);
+  EXPECT_TRUE(m.strategy_metrics.count("rmse_p"));
+  EXPECT_TRUE(std::isfinite(m.strategy_metrics.at("rmse_a")));
+  EXPECT_GT(m.rounds, 0);
+}
+
+TEST(ModelStrategies, AblationsAndGaRun) {
+  for (const char* t : {"p", "pv", "pa", "ga"}) {
+    std::map<std::string, std::string> p;
+    if (std::string(t) != "ga") p = {{"n", "32"}, {"rounds", "30"}};
+    TuneSummary s = tune(t, 3, 96, p);
+    EXPECT_EQ(s.trials, 96) << t;
+    EXPECT_TRUE(s.best_latency_ms.has_value()) << t;
+  }
+}
+
+}  // namespace
+}  // namespace ml2
