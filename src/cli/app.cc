@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "cli/common.h"
+#include "ml2tuner/bench.h"
 #include "ml2tuner/record_store.h"
 #include "ml2tuner/strategy.h"
 #include "ml2tuner/target.h"
@@ -181,6 +182,24 @@ int main(int argc, char** argv) {
   CLI::App* sp = app.add_subcommand("space", "describe a target's search space");
   space_args.add_to(sp);
 
+  BenchOptions bench;
+  CLI::App* bn = app.add_subcommand(
+      "bench", "tasks x tuners x seeds with the paper's metrics (results.json, results.md)");
+  bn->add_option("--suite", bench.suite, "resnet18 (VTA) or a recorded space file or glob")
+      ->capture_default_str();
+  bn->add_option("--tasks", bench.tasks, "resnet18 layers to run (C2,C9,...); default: all")
+      ->delimiter(',');
+  bn->add_option("--template", bench.tmpl, "VTA template")->capture_default_str();
+  bn->add_option("--hw", bench.hw, "VTA hardware preset or file")->capture_default_str();
+  bn->add_option("--tuners", bench.tuners, "tuners, comma-separated; must include xgb")
+      ->delimiter(',');
+  bn->add_option("--trials", bench.trials, "trials per run (capped at the space size)")
+      ->capture_default_str();
+  bn->add_option("--seeds", bench.seeds, "seeds 1..K per task and tuner")->capture_default_str();
+  bn->add_option("--jobs", bench.jobs, "runs in parallel")->capture_default_str();
+  bn->add_option("--out", bench.out, "output folder (resumable)")->required();
+  bn->add_flag("--quiet", bench.quiet, "no progress lines");
+
   std::vector<std::function<int()>> vta_runners;
   add_vta_commands(app, vta_runners);
 
@@ -228,6 +247,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (sp->parsed()) return run_space(space_args);
+    if (bn->parsed()) {
+      run_bench(bench);
+      std::cout << (std::filesystem::path(bench.out) / "results.md").string() << "\n";
+      return 0;
+    }
     for (const auto& run : vta_runners) {
       if (int rc = run(); rc >= 0) return rc;
     }

@@ -81,27 +81,33 @@ class Ml2Strategy final : public Strategy {
     }
     const size_t explore =
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(want)));
-    // Search a little wider than needed so the validity gate has candidates to spare.
+    // Search wider than needed so that the validity gate has candidates to spare.
     std::vector<uint64_t> pool = annealer_.find_maximums(
         [this](const std::vector<uint64_t>& pts) { return p_.score(knob_features(space_, pts)); },
-        use_v_ ? 2 * want : want, exclude);
+        use_v_ ? 4 * want : want, exclude);
     std::vector<uint64_t> kept, rejected;
-    std::vector<double> p_valid(pool.size(), 1.0);
-    if (use_v_ && !pool.empty()) p_valid = v_.p_valid(knob_features(space_, pool));
-    for (size_t i = 0; i < pool.size(); ++i) {
-      if (use_v_) gate_[pool[i]] = p_valid[i];
-      (p_valid[i] >= threshold_ ? kept : rejected).push_back(pool[i]);
+    auto gate = [&](const std::vector<uint64_t>& candidates) {
+      std::vector<double> p_valid(candidates.size(), 1.0);
+      if (use_v_ && !candidates.empty()) p_valid = v_.p_valid(knob_features(space_, candidates));
+      for (size_t i = 0; i < candidates.size(); ++i) {
+        exclude.insert(candidates[i]);
+        if (use_v_) gate_[candidates[i]] = p_valid[i];
+        (p_valid[i] >= threshold_ ? kept : rejected).push_back(candidates[i]);
+      }
+    };
+    gate(pool);
+    // Too few that the gate lets through: random candidates that it does let through.
+    for (int tries = 0; use_v_ && kept.size() < want - explore && tries < 8; ++tries) {
+      gate(random_unknown(4 * want, exclude));
     }
     if (kept.size() > want - explore) kept.resize(want - explore);
     out.configs = kept;
     // Exploration: the rejected candidates the gate was least sure of, then random ones.
     std::stable_sort(rejected.begin(), rejected.end(),
                      [&](uint64_t a, uint64_t b) { return gate_[a] > gate_[b]; });
-    for (uint64_t r : rejected) {
-      if (out.configs.size() >= want) break;
-      out.configs.push_back(r);
+    for (size_t i = 0; i < rejected.size() && i < explore && out.configs.size() < want; ++i) {
+      out.configs.push_back(rejected[i]);
     }
-    for (uint64_t c : out.configs) exclude.insert(c);
     for (uint64_t r : random_unknown(want - out.configs.size(), exclude)) out.configs.push_back(r);
     return out;
   }

@@ -1,0 +1,44 @@
+// The evaluation harness: tasks x tuners x seeds, each run in its own record store (resumable),
+// runs in parallel worker processes, and the paper's metrics over them.
+//
+// Metrics (per task, per tuner, per seed, and overall):
+//   samples_to_equal   the trial at which a tuner first reaches the best latency `xgb` reached
+//                      with the whole budget (same task and seed), divided by the trial at which
+//                      xgb itself first reached it; a tuner that never reaches it counts as
+//                      budget / xgb's trial (and is counted in `not_equalled`)
+//   invalid_trials     trials that failed (build_failures_in_trials + run_failures), and
+//                      invalid_trials_reduction = 1 - invalid / xgb's invalid with the same budget
+//   builds             every build, trials or not (extra_builds: builds that were never trials)
+//   rmse_p, rmse_a     error of log(latency) predicted by ModelP and ModelA before the runs
+//   v_precision, v_recall   of ModelV's pre-build gate (invalid is the positive class)
+//   best_latency_ms, gap_to_optimum (where the space's optimum is known), virtual_time_s,
+//   strategy_s_per_round (tuner overhead: models and search per round)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ml2 {
+
+struct BenchOptions {
+  std::string suite = "resnet18";  // "resnet18", or a recorded space file / glob
+  std::vector<std::string> tasks;  // resnet18: layer names (C2 or resnet18.C2); empty: all ten
+  std::string tmpl = "extended";
+  std::string hw = "default";
+  std::vector<std::string> tuners = {"xgb", "ml2"};
+  int64_t trials = 1000;
+  int seeds = 3;
+  int jobs = 2;  // runs in parallel
+  std::string out;
+  bool quiet = false;
+};
+
+// Runs what is missing under options.out, then writes results.json and results.md there and
+// returns results.json's content. Throws std::invalid_argument for bad options (unknown tuner,
+// empty glob, no xgb among the tuners...).
+nlohmann::json run_bench(const BenchOptions& options);
+
+}  // namespace ml2

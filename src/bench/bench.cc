@@ -1,0 +1,398 @@
+// Reader's map
+//   plan_tasks()   the suite as tasks: ResNet-18 layers on the VTA target, or recorded spaces
+//   run_all()      every missing (task, tuner, seed) run, `jobs` at a time, each in a forked
+//                  process with its own record store and summary file (a finished run is never
+//                  repeated; an interrupted one resumes from its store)
+//   aggregate()    the metrics of bench.h per seed, their means per task and overall
+//   markdown()     results.md
+#include "ml2tuner/bench.h"
+
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include "ml2tuner/strategy.h"
+#include "ml2tuner/target.h"
+#include "ml2tuner/tuner.h"
+
+namespace ml2 {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Task {
+  std::string key;     // short name, used in paths and tables
+  std::string target;  // "vta" or "replay"
+  TargetOptions options;
+};
+
+std::vector<Task> plan_tasks(const BenchOptions& o) {
+  std::vector<Task> tasks;
+  if (o.suite == "resnet18") {
+    std::vector<std::string> names = o.tasks;
+    if (names.empty()) {
+      for (int i = 2; i <= 11; ++i) names.push_back("C" + std::to_string(i));
+    }
+    for (std::string n : names) {
+      if (n.rfind("resnet18.", 0) == 0) n = n.substr(9);
+      Task t;
+      t.key = n;
+      t.target = "vta";
+      t.options.task = "resnet18." + n;
+      t.options.tmpl = o.tmpl;
+      t.options.hw = o.hw;
+      tasks.push_back(t);
+    }
+    return tasks;
+  }
+  glob_t g{};
+  const int rc = glob(o.suite.c_str(), 0, nullptr, &g);
+  std::vector<std::string> files;
+  if (rc == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  if (files.empty()) {
+    throw std::invalid_argument("--suite '" + o.suite +
+                                "' is neither resnet18 nor a recorded space file or glob that "
+                                "matches any file");
+  }
+  for (const std::string& f : files) {
+    Task t;
+    const fs::path p(f);
+    std::string stem = p.filename().string();
+    for (const char* ext : {".gz", ".json"}) {
+      if (stem.size() > std::strlen(ext) && stem.substr(stem.size() - std::strlen(ext)) == ext) {
+        stem = stem.substr(0, stem.size() - std::strlen(ext));
+      }
+    }
+    t.key = p.parent_path().filename().string() + "/" + stem;
+    t.target = "replay";
+    t.options.space = f;
+    tasks.push_back(t);
+  }
+  return tasks;
+}
+
+struct Run {
+  const Task* task;
+  std::string tuner;
+  int seed;
+  fs::path dir;
+  fs::path summary() const { return dir / "summary.json"; }
+};
+
+// One run, in the calling process: tune, then write the summary atomically.
+void run_one(const Run& r, const BenchOptions& o) {
+  std::unique_ptr<Target> target = make_target(r.task->target, r.task->options);
+  RecordStore store((r.dir / "run.db").string());
+  TuneOptions t;
+  t.tuner = r.tuner;
+  t.seed = static_cast<uint64_t>(r.seed);
+  t.trials = std::min<int64_t>(o.trials, static_cast<int64_t>(target->space().size()));
+  t.jobs = 1;
+  TuneSummary s = Tuner(*target, store, t).run();
+  json j = s.to_json();
+  const fs::path tmp = r.dir / "summary.json.tmp";
+  std::ofstream(tmp) << j.dump() << "\n";
+  fs::rename(tmp, r.summary());
+}
+
+void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
+  std::vector<const Run*> pending;
+  for (const Run& r : runs) {
+    if (!fs::exists(r.summary())) pending.push_back(&r);
+  }
+  if (!o.quiet) {
+    std::fprintf(stderr, "bench: %zu runs, %zu to do, %d at a time\n", runs.size(), pending.size(),
+                 o.jobs);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::map<pid_t, const Run*> active;
+  size_t next = 0, done = 0;
+  std::vector<std::string> failures;
+  while (next < pending.size() || !active.empty()) {
+    while (next < pending.size() && static_cast<int>(active.size()) < o.jobs) {
+      const Run* r = pending[next++];
+      fs::create_directories(r->dir);
+      std::fflush(nullptr);
+      const pid_t pid = fork();
+      if (pid < 0) throw std::runtime_error("bench: fork failed");
+      if (pid == 0) {
+        const int log = open((r->dir / "log.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (log >= 0) {
+          dup2(log, STDOUT_FILENO);
+          dup2(log, STDERR_FILENO);
+        }
+        int code = 0;
+        try {
+          run_one(*r, o);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "error: %s\n", e.what());
+          code = 1;
+        }
+        std::fflush(nullptr);
+        _exit(code);
+      }
+      active[pid] = r;
+    }
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) break;
+    auto it = active.find(pid);
+    if (it == active.end()) continue;
+    const Run* r = it->second;
+    active.erase(it);
+    ++done;
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(r->summary());
+    if (!ok) failures.push_back(r->task->key + " " + r->tuner + " seed " + std::to_string(r->seed));
+    if (!o.quiet) {
+      const double el =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::fprintf(stderr, "[%zu/%zu] %s %s seed %d %s (%.0f s)\n", done, pending.size(),
+                   r->task->key.c_str(), r->tuner.c_str(), r->seed, ok ? "done" : "FAILED", el);
+    }
+  }
+  if (!failures.empty()) {
+    throw std::runtime_error(
+        "bench: " + std::to_string(failures.size()) +
+        " run(s) failed (see log.txt in their folders), first: " + failures.front());
+  }
+}
+
+double nan() { return std::nan(""); }
+
+json number(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+
+double metric(const json& m, const char* key) {
+  return m.contains(key) && m[key].is_number() ? m[key].get<double>() : nan();
+}
+
+// The first trial whose running best reaches `target` (1-based), or 0.
+int64_t first_reaching(const json& history, double target) {
+  double best = INFINITY;
+  for (const json& h : history) {
+    if (h["latency_ms"].is_number()) best = std::min(best, h["latency_ms"].get<double>());
+    if (best <= target * (1 + 1e-12)) return h["trial"].get<int64_t>();
+  }
+  return 0;
+}
+
+// The space's optimum, where it is cheap to know (recorded spaces: every answer is a lookup).
+double known_optimum(const Task& t) {
+  if (t.target != "replay") return nan();
+  std::unique_ptr<Target> target = make_target(t.target, t.options);
+  double best = INFINITY;
+  for (uint64_t i = 0; i < target->space().size(); ++i) {
+    BuildResult b = target->build(target->space().at(i));
+    if (b.status != Status::kOk) continue;
+    RunResult r = target->run(b.artifact);
+    if (r.status == Status::kOk) best = std::min(best, r.latency.mean_ms);
+  }
+  return best;
+}
+
+json mean_of(const std::vector<json>& rows) {
+  json out = json::object();
+  std::map<std::string, std::pair<double, int>> acc;
+  for (const json& r : rows) {
+    for (const auto& [k, v] : r.items()) {
+      if (!v.is_number()) continue;
+      auto& a = acc[k];
+      a.first += v.get<double>();
+      a.second += 1;
+    }
+  }
+  for (const auto& [k, a] : acc) out[k] = a.first / a.second;
+  return out;
+}
+
+json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
+               const BenchOptions& o) {
+  std::map<std::tuple<std::string, std::string, int>, json> summary;
+  for (const Run& r : runs) {
+    std::ifstream in(r.summary());
+    summary[{r.task->key, r.tuner, r.seed}] = json::parse(in);
+  }
+  json result;
+  result["config"] = {{"suite", o.suite},   {"template", o.tmpl}, {"hw", o.hw},
+                      {"tuners", o.tuners}, {"trials", o.trials}, {"seeds", o.seeds}};
+  json per_task = json::object();
+  std::map<std::string, std::vector<json>> overall_rows;
+  std::map<std::string, std::pair<double, double>> pooled_invalid;  // tuner -> (sum, xgb sum)
+  for (const Task& t : tasks) {
+    const double optimum = known_optimum(t);
+    json task_json = json::object();
+    for (const std::string& tuner : o.tuners) {
+      json seeds = json::object();
+      std::vector<json> rows;
+      for (int seed = 1; seed <= o.seeds; ++seed) {
+        const json& s = summary.at({t.key, tuner, seed});
+        const json& x = summary.at({t.key, "xgb", seed});
+        json m;
+        const int64_t trials = s["trials"].get<int64_t>();
+        m["trials"] = trials;
+        m["best_latency_ms"] = s["best_latency_ms"];
+        m["best_trial"] = s["best_trial"];
+        if (x["best_latency_ms"].is_number()) {
+          const double target = x["best_latency_ms"].get<double>();
+          const int64_t xgb_first = first_reaching(x["history"], target);
+          const int64_t mine = first_reaching(s["history"], target);
+          m["equalled"] = mine > 0;
+          m["samples_to_equal"] =
+              static_cast<double>(mine > 0 ? mine : trials) / static_cast<double>(xgb_first);
+        }
+        const double invalid = s["invalid_trials"].get<double>();
+        const double xgb_invalid = x["invalid_trials"].get<double>();
+        m["invalid_trials"] = invalid;
+        m["run_failures"] = s["run_failures"];
+        m["build_failures_in_trials"] = invalid - s["run_failures"].get<double>();
+        m["invalid_trials_reduction"] =
+            xgb_invalid > 0 ? number(1 - invalid / xgb_invalid) : json(nullptr);
+        pooled_invalid[tuner].first += invalid;
+        pooled_invalid[tuner].second += xgb_invalid;
+        m["builds"] = s["builds"];
+        m["extra_builds"] = s["builds"].get<double>() - static_cast<double>(trials);
+        m["virtual_time_s"] = s["virtual_time_s"];
+        m["strategy_s_per_round"] = s["strategy_s_per_round"];
+        const json& sm = s["strategy_metrics"];
+        for (const char* k : {"rmse_p", "rmse_a", "v_precision", "v_recall"}) {
+          m[k] = number(metric(sm, k));
+        }
+        if (std::isfinite(optimum) && s["best_latency_ms"].is_number()) {
+          m["optimum_ms"] = optimum;
+          m["gap_to_optimum"] = s["best_latency_ms"].get<double>() / optimum - 1;
+        }
+        seeds[std::to_string(seed)] = m;
+        rows.push_back(m);
+        overall_rows[tuner].push_back(m);
+      }
+      json mean = mean_of(rows);
+      int64_t not_equalled = 0;
+      for (const json& r : rows) not_equalled += r.value("equalled", true) ? 0 : 1;
+      mean["not_equalled"] = not_equalled;
+      task_json[tuner] = {{"seeds", seeds}, {"mean", mean}};
+    }
+    per_task[t.key] = task_json;
+  }
+  result["tasks"] = per_task;
+  json overall = json::object();
+  for (const std::string& tuner : o.tuners) {
+    json m = mean_of(overall_rows[tuner]);
+    int64_t not_equalled = 0;
+    for (const json& r : overall_rows[tuner]) not_equalled += r.value("equalled", true) ? 0 : 1;
+    m["not_equalled"] = not_equalled;
+    m["runs"] = overall_rows[tuner].size();
+    const auto& [sum, xgb_sum] = pooled_invalid[tuner];
+    // Pooled over every task and seed: robust where xgb had few failures on some task.
+    m["invalid_trials_reduction"] = xgb_sum > 0 ? number(1 - sum / xgb_sum) : json(nullptr);
+    overall[tuner] = m;
+  }
+  result["overall"] = overall;
+  return result;
+}
+
+std::string cell(const json& m, const char* key, const char* fmt) {
+  if (!m.contains(key) || !m[key].is_number()) return "–";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, m[key].get<double>());
+  return buf;
+}
+
+std::string markdown(const json& r, const BenchOptions& o) {
+  std::ostringstream md;
+  md << "# ml2tuner bench\n\nsuite `" << o.suite << "`";
+  if (o.suite == "resnet18") md << ", template `" << o.tmpl << "`, hardware `" << o.hw << "`";
+  md << "; " << o.trials << " trials per run; seeds 1.." << o.seeds
+     << "; means over seeds (and tasks).\n\n## Overall\n\n"
+     << "| tuner | samples to equal xgb | not equalled | invalid trials | reduction vs xgb | "
+        "run failures | builds | RMSE P | RMSE A | ModelV precision / recall | overhead per "
+        "round |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const std::string& t : o.tuners) {
+    const json& m = r["overall"][t];
+    md << "| " << t << " | " << cell(m, "samples_to_equal", "%.1f %%") << " | "
+       << cell(m, "not_equalled", "%.0f") << " | " << cell(m, "invalid_trials", "%.1f") << " | "
+       << cell(m, "invalid_trials_reduction", "%.3f") << " | " << cell(m, "run_failures", "%.1f")
+       << " | " << cell(m, "builds", "%.0f") << " | " << cell(m, "rmse_p", "%.3f") << " | "
+       << cell(m, "rmse_a", "%.3f") << " | " << cell(m, "v_precision", "%.2f") << " / "
+       << cell(m, "v_recall", "%.2f") << " | " << cell(m, "strategy_s_per_round", "%.2f s")
+       << " |\n";
+  }
+  md << "\nsamples to equal: a tuner's trials to reach xgb's final best / xgb's own (as a "
+        "percentage below; 100 % = as many as xgb).\n\n## Per task\n\n"
+     << "| task | tuner | best latency | gap to optimum | samples to equal | invalid (build / run) "
+        "| builds |\n|---|---|---|---|---|---|---|\n";
+  for (const auto& [task, tuners] : r["tasks"].items()) {
+    for (const std::string& t : o.tuners) {
+      const json& m = tuners[t]["mean"];
+      md << "| " << task << " | " << t << " | " << cell(m, "best_latency_ms", "%.4f ms") << " | "
+         << cell(m, "gap_to_optimum", "%.4f") << " | " << cell(m, "samples_to_equal", "%.1f %%")
+         << " | " << cell(m, "build_failures_in_trials", "%.1f") << " / "
+         << cell(m, "run_failures", "%.1f") << " | " << cell(m, "builds", "%.0f") << " |\n";
+    }
+  }
+  return md.str();
+}
+
+}  // namespace
+
+json run_bench(const BenchOptions& o) {
+  if (o.out.empty()) throw std::invalid_argument("bench needs --out DIR");
+  if (o.trials < 1 || o.seeds < 1 || o.jobs < 1) {
+    throw std::invalid_argument("bench needs --trials, --seeds and --jobs >= 1");
+  }
+  const auto known = strategy_names();
+  for (const std::string& t : o.tuners) {
+    if (std::find(known.begin(), known.end(), t) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw std::invalid_argument("unknown tuner '" + t + "'; known tuners: " + list);
+    }
+  }
+  if (std::find(o.tuners.begin(), o.tuners.end(), "xgb") == o.tuners.end()) {
+    throw std::invalid_argument("bench measures against xgb: include it in --tuners");
+  }
+  const std::vector<Task> tasks = plan_tasks(o);
+  for (const Task& t : tasks) make_target(t.target, t.options);  // checks every task up front
+  std::vector<Run> runs;
+  for (const Task& t : tasks) {
+    for (const std::string& tuner : o.tuners) {
+      for (int seed = 1; seed <= o.seeds; ++seed) {
+        runs.push_back(
+            {&t, tuner, seed,
+             fs::path(o.out) / "runs" / t.key / tuner / ("seed" + std::to_string(seed))});
+      }
+    }
+  }
+  run_all(runs, o);
+  json result = aggregate(tasks, runs, o);
+  // Percentages read more easily in the tables.
+  auto percent = [](json& m) {
+    if (m.contains("samples_to_equal") && m["samples_to_equal"].is_number()) {
+      m["samples_to_equal"] = 100.0 * m["samples_to_equal"].get<double>();
+    }
+  };
+  json for_md = result;
+  for (auto& [k, m] : for_md["overall"].items()) percent(m);
+  for (auto& [task, tuners] : for_md["tasks"].items()) {
+    for (auto& [t, v] : tuners.items()) percent(v["mean"]);
+  }
+  std::ofstream(fs::path(o.out) / "results.json") << result.dump(2) << "\n";
+  std::ofstream(fs::path(o.out) / "results.md") << markdown(for_md, o);
+  return result;
+}
+
+}  // namespace ml2

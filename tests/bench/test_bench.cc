@@ -1,0 +1,100 @@
+#include "ml2tuner/bench.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace ml2 {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// A small recorded space: 24 x 24 configurations, a smooth latency with its optimum at (7, 3),
+// compile failures where x + y > 30 and launch failures where x == 20.
+std::string write_cache(const fs::path& dir) {
+  json j;
+  j["device_name"] = "Synthetic";
+  j["kernel_name"] = "bowl";
+  j["tune_params_keys"] = {"x", "y"};
+  std::vector<int> v(24);
+  for (int i = 0; i < 24; ++i) v[i] = i;
+  j["tune_params"] = {{"x", v}, {"y", v}};
+  j["objective"] = "time";
+  for (int x = 0; x < 24; ++x) {
+    for (int y = 0; y < 24; ++y) {
+      json e = {{"x", x}, {"y", y}, {"compile_time", 100.0}, {"benchmark_time", 10.0}};
+      if (x + y > 30) {
+        e["time"] = "CompilationFailedConfig";
+      } else if (x == 20) {
+        e["time"] = "RuntimeFailedConfig";
+      } else {
+        e["time"] = 1.0 + 0.05 * ((x - 7) * (x - 7) + (y - 3) * (y - 3));
+      }
+      j["cache"][std::to_string(x) + "," + std::to_string(y)] = e;
+    }
+  }
+  const fs::path p = dir / "bowl.json";
+  std::ofstream(p) << j.dump();
+  return p.string();
+}
+
+class Bench : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ml2-bench-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "spaces");
+    options_.suite = write_cache(dir_ / "spaces");
+    options_.tuners = {"xgb", "ml2", "random"};
+    options_.trials = 160;
+    options_.seeds = 2;
+    options_.jobs = 2;
+    options_.quiet = true;
+    options_.out = (dir_ / "out").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+  BenchOptions options_;
+};
+
+TEST_F(Bench, ComputesThePapersMetricsAndResumes) {
+  const json r = run_bench(options_);
+  const json& x = r["overall"]["xgb"];
+  EXPECT_DOUBLE_EQ(x["samples_to_equal"].get<double>(), 1.0);  // xgb equals itself
+  EXPECT_DOUBLE_EQ(x["invalid_trials_reduction"].get<double>(), 0.0);
+  EXPECT_EQ(x["runs"], 2);
+  const json& m = r["overall"]["ml2"];
+  for (const char* key : {"samples_to_equal", "invalid_trials", "invalid_trials_reduction",
+                          "run_failures", "builds", "strategy_s_per_round"}) {
+    EXPECT_TRUE(m.contains(key)) << key;
+  }
+  EXPECT_TRUE(m.contains("rmse_p"));
+  // The optimum of a recorded space is known, so the gap is reported.
+  const json& task = r["tasks"]["spaces/bowl"];
+  EXPECT_DOUBLE_EQ(task["xgb"]["seeds"]["1"]["optimum_ms"].get<double>(), 1.0);
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "results.md"));
+  // Every run has its own store and summary; a second call runs nothing and agrees.
+  const auto summary = dir_ / "out" / "runs" / "spaces" / "bowl" / "ml2" / "seed1" / "summary.json";
+  ASSERT_TRUE(fs::exists(summary));
+  const auto stamp = fs::last_write_time(summary);
+  const json again = run_bench(options_);
+  EXPECT_EQ(fs::last_write_time(summary), stamp);
+  EXPECT_EQ(again, r);
+}
+
+TEST_F(Bench, RefusesBadOptions) {
+  BenchOptions o = options_;
+  o.tuners = {"ml2"};
+  EXPECT_THROW(run_bench(o), std::invalid_argument);  // nothing to measure against
+  o.tuners = {"xgb", "bayes"};
+  EXPECT_THROW(run_bench(o), std::invalid_argument);
+  o = options_;
+  o.suite = (dir_ / "nothing*.json").string();
+  EXPECT_THROW(run_bench(o), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ml2
