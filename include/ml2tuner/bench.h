@@ -8,7 +8,8 @@
 //                      budget / xgb's trial (and is counted in `not_equalled`)
 //   invalid_trials     trials that failed (build_failures_in_trials + run_failures), and
 //                      invalid_trials_reduction = 1 - invalid / xgb's invalid with the same budget
-//   builds             every build, trials or not (extra_builds: builds that were never trials)
+//   builds             every build, trials or not; extra_builds: builds that were never trials,
+//                      and extra_build_s their virtual cost
 //   rmse_p, rmse_a     error of log(latency) predicted by ModelP and ModelA before the runs
 //   v_precision, v_recall   of ModelV's pre-build gate (invalid is the positive class)
 //   best_latency_ms, gap_to_optimum (where the space's optimum is known), virtual_time_s,

@@ -23,6 +23,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "ml2tuner/record_store.h"
 #include "ml2tuner/strategy.h"
 #include "ml2tuner/target.h"
 #include "ml2tuner/tuner.h"
@@ -175,6 +176,19 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
 
 double nan() { return std::nan(""); }
 
+fs::path run_dir(const BenchOptions& o, const Task& t, const std::string& tuner, int seed) {
+  return fs::path(o.out) / "runs" / t.key / tuner / ("seed" + std::to_string(seed));
+}
+
+// The (virtual) cost of the builds that were never trials: what ML²Tuner pays for learning.
+double extra_build_seconds(const fs::path& dir) {
+  double total = 0;
+  for (const Record& r : RecordStore::open_read_only((dir / "run.db").string()).records()) {
+    if (!r.trial) total += r.virtual_build_s > 0 ? r.virtual_build_s : r.build_time_s;
+  }
+  return total;
+}
+
 json number(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
 
 double metric(const json& m, const char* key) {
@@ -266,6 +280,7 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
         pooled_invalid[tuner].second += xgb_invalid;
         m["builds"] = s["builds"];
         m["extra_builds"] = s["builds"].get<double>() - static_cast<double>(trials);
+        m["extra_build_s"] = extra_build_seconds(run_dir(o, t, tuner, seed));
         m["virtual_time_s"] = s["virtual_time_s"];
         m["strategy_s_per_round"] = s["strategy_s_per_round"];
         const json& sm = s["strategy_metrics"];
@@ -371,9 +386,7 @@ json run_bench(const BenchOptions& o) {
   for (const Task& t : tasks) {
     for (const std::string& tuner : o.tuners) {
       for (int seed = 1; seed <= o.seeds; ++seed) {
-        runs.push_back(
-            {&t, tuner, seed,
-             fs::path(o.out) / "runs" / t.key / tuner / ("seed" + std::to_string(seed))});
+        runs.push_back({&t, tuner, seed, run_dir(o, t, tuner, seed)});
       }
     }
   }
