@@ -81,10 +81,26 @@ class Ml2Strategy final : public Strategy {
     }
     const size_t explore =
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(want)));
-    // Search wider than needed so that the validity gate has candidates to spare.
-    std::vector<uint64_t> pool = annealer_.find_maximums(
-        [this](const std::vector<uint64_t>& pts) { return p_.score(knob_features(space_, pts)); },
-        use_v_ ? 4 * want : want, exclude);
+    // Search wider than needed so that the validity gate has candidates to spare. With ModelV
+    // the search itself prefers likely-valid points: it walks the expected throughput
+    // P(valid) x score for the throughput label, and pushes points below the threshold to the
+    // bottom for the other labels (whose scores are not throughputs).
+    auto search_score = [this](const std::vector<uint64_t>& pts) {
+      const FeatureMatrix f = knob_features(space_, pts);
+      std::vector<double> score = p_.score(f);
+      if (!use_v_ || !v_.trained()) return score;
+      const std::vector<double> p_valid = v_.p_valid(f);
+      for (size_t i = 0; i < score.size(); ++i) {
+        if (model_options_.label == PerfLabel::kThroughput) {
+          score[i] *= p_valid[i];
+        } else if (p_valid[i] < threshold_) {
+          score[i] -= 1e6;
+        }
+      }
+      return score;
+    };
+    std::vector<uint64_t> pool =
+        annealer_.find_maximums(search_score, use_v_ ? 4 * want : want, exclude);
     std::vector<uint64_t> kept, rejected;
     auto gate = [&](const std::vector<uint64_t>& candidates) {
       std::vector<double> p_valid(candidates.size(), 1.0);
