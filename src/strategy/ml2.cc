@@ -54,6 +54,7 @@ class Ml2Strategy final : public Strategy {
         alpha_(p.number("alpha")),
         threshold_(p.number("validity_threshold")),
         exploration_(p.number("exploration")),
+        expected_(p.text("search") == "expected"),
         annealer_(space,
                   {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
                   seed ^ 0xa11ea1ULL) {
@@ -82,16 +83,17 @@ class Ml2Strategy final : public Strategy {
     const size_t explore =
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(want)));
     // Search wider than needed so that the validity gate has candidates to spare. With ModelV
-    // the search itself prefers likely-valid points: it walks the expected throughput
-    // P(valid) x score for the throughput label, and pushes points below the threshold to the
-    // bottom for the other labels (whose scores are not throughputs).
+    // the search itself prefers likely-valid points: by default ("gated") it walks ModelP's
+    // scores where P(valid) passes the threshold and pushes the rest to the bottom; "expected"
+    // walks P(valid) x score (throughput label only), which also discounts valid regions next
+    // to failures.
     auto search_score = [this](const std::vector<uint64_t>& pts) {
       const FeatureMatrix f = knob_features(space_, pts);
       std::vector<double> score = p_.score(f);
       if (!use_v_ || !v_.trained()) return score;
       const std::vector<double> p_valid = v_.p_valid(f);
       for (size_t i = 0; i < score.size(); ++i) {
-        if (model_options_.label == PerfLabel::kThroughput) {
+        if (expected_ && model_options_.label == PerfLabel::kThroughput) {
           score[i] *= p_valid[i];
         } else if (p_valid[i] < threshold_) {
           score[i] -= 1e6;
@@ -322,6 +324,7 @@ class Ml2Strategy final : public Strategy {
   std::mt19937_64 rng_;
   size_t n_;
   double alpha_, threshold_, exploration_;
+  bool expected_;  // the search walks P(valid) x ModelP (else ModelP above the threshold)
   Annealer annealer_;
   ModelOptions model_options_;
   ValidityOptions validity_options_;

@@ -100,6 +100,15 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: share of each round's runs given to random candidates, the validity gate's uncertain "
        "ones first, so that no region is sealed off",
        kModelTuners},
+      {"search",
+       "gated",
+       0,
+       0,
+       false,
+       {"expected", "gated"},
+       "ml2: what the search walks with ModelV: the expected throughput P(valid) x ModelP, or "
+       "ModelP where P(valid) passes the threshold (and nothing below it)",
+       kModelTuners},
       {"rounds",
        "100",
        1,
