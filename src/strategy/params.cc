@@ -106,8 +106,8 @@ const std::vector<ParamSpec>& param_specs() {
        0,
        false,
        {"expected", "gated"},
-       "ml2: what the search walks with ModelV: the expected throughput P(valid) x ModelP, or "
-       "ModelP where P(valid) passes the threshold (and nothing below it)",
+       "ml2: what the search walks when ModelV is used (pv, ml2): gated, ModelP where P(valid) "
+       "passes the threshold and nothing below it; expected, P(valid) x ModelP",
        kModelTuners},
       {"rounds",
        "100",
