@@ -143,11 +143,13 @@ class Ml2Strategy final : public Strategy {
     }
     const FeatureMatrix knob = knob_features(space_, indices);
     const FeatureMatrix full = with_hidden(knob, hidden);
-    // The post-build validity check.
-    std::vector<size_t> kept, dropped;
+    // The post-build validity check; what it drops can still be drawn for exploration below.
     std::vector<double> p2(built.size(), 1.0);
     if (use_v_ && v_hidden_.trained()) p2 = v_hidden_.p_valid(full);
-    for (size_t i : candidates) (p2[i] >= threshold_ ? kept : dropped).push_back(i);
+    std::vector<size_t> kept;
+    for (size_t i : candidates) {
+      if (p2[i] >= threshold_) kept.push_back(i);
+    }
     // Rank by ModelA (pa, ml2) or ModelP; untrained: the search order.
     std::vector<double> score(built.size(), 0.0);
     if (use_a_ && a_.trained()) {

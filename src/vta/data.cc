@@ -115,23 +115,43 @@ int64_t packed_out_bytes(const Workload& w) {
   return s.n * s.co * s.oh * s.ow;
 }
 
-void pack_inputs(const HwConfig& hw, const Workload& w, const Tensors& t,
-                 uint8_t* dram_inp_region) {
-  check_packable(hw, w);
-  const Shape s = shape_of(w);
-  const int64_t b = hw.batch(), bl = hw.block(), cib = s.ci / bl;
-  for (int64_t n = 0; n < s.n; ++n) {
-    for (int64_t ci = 0; ci < s.ci; ++ci) {
-      for (int64_t y = 0; y < s.h; ++y) {
-        for (int64_t x = 0; x < s.w; ++x) {
-          const int64_t src = ((n * s.ci + ci) * s.h + y) * s.w + x;
-          const int64_t dst =
-              ((((n / b) * cib + ci / bl) * s.h + y) * s.w + x) * b * bl + (n % b) * bl + ci % bl;
-          dram_inp_region[dst] = static_cast<uint8_t>(t.inp[static_cast<size_t>(src)]);
+namespace {
+
+// Calls f(plain index, packed index) for every value of an activation tensor [N][C][H][W] and its
+// packed layout [N/B][C/BL][H][W][B][BL]: the inputs and the outputs share it.
+template <class F>
+void for_each_activation(const HwConfig& hw, int64_t n_, int64_t c_, int64_t h_, int64_t w_, F f) {
+  const int64_t b = hw.batch(), bl = hw.block(), cb = c_ / bl;
+  for (int64_t n = 0; n < n_; ++n) {
+    for (int64_t c = 0; c < c_; ++c) {
+      for (int64_t y = 0; y < h_; ++y) {
+        for (int64_t x = 0; x < w_; ++x) {
+          const int64_t plain = ((n * c_ + c) * h_ + y) * w_ + x;
+          const int64_t packed =
+              ((((n / b) * cb + c / bl) * h_ + y) * w_ + x) * b * bl + (n % b) * bl + c % bl;
+          f(plain, packed);
         }
       }
     }
   }
+}
+
+template <class F>
+void for_each_output(const HwConfig& hw, const Workload& w, F f) {
+  check_packable(hw, w);
+  const Shape s = shape_of(w);
+  for_each_activation(hw, s.n, s.co, s.oh, s.ow, f);
+}
+
+}  // namespace
+
+void pack_inputs(const HwConfig& hw, const Workload& w, const Tensors& t,
+                 uint8_t* dram_inp_region) {
+  check_packable(hw, w);
+  const Shape s = shape_of(w);
+  for_each_activation(hw, s.n, s.ci, s.h, s.w, [&](int64_t plain, int64_t packed) {
+    dram_inp_region[packed] = static_cast<uint8_t>(t.inp[static_cast<size_t>(plain)]);
+  });
 }
 
 void pack_weights(const HwConfig& hw, const Workload& w, const Tensors& t,
@@ -152,30 +172,6 @@ void pack_weights(const HwConfig& hw, const Workload& w, const Tensors& t,
     }
   }
 }
-
-namespace {
-
-// Calls f(plain index, packed index) for every output value.
-template <class F>
-void for_each_output(const HwConfig& hw, const Workload& w, F f) {
-  check_packable(hw, w);
-  const Shape s = shape_of(w);
-  const int64_t b = hw.batch(), bl = hw.block(), cob = s.co / bl;
-  for (int64_t n = 0; n < s.n; ++n) {
-    for (int64_t co = 0; co < s.co; ++co) {
-      for (int64_t y = 0; y < s.oh; ++y) {
-        for (int64_t x = 0; x < s.ow; ++x) {
-          const int64_t plain = ((n * s.co + co) * s.oh + y) * s.ow + x;
-          const int64_t packed =
-              ((((n / b) * cob + co / bl) * s.oh + y) * s.ow + x) * b * bl + (n % b) * bl + co % bl;
-          f(plain, packed);
-        }
-      }
-    }
-  }
-}
-
-}  // namespace
 
 void pack_output(const HwConfig& hw, const Workload& w, const std::vector<int8_t>& out,
                  uint8_t* dram_out_region) {
