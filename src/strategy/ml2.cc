@@ -54,6 +54,8 @@ class Ml2Strategy final : public Strategy {
         alpha_(p.number("alpha")),
         threshold_(p.number("validity_threshold")),
         exploration_(p.number("exploration")),
+        local_(p.number("local")),
+        revisit_(p.number("revisit")),
         expected_(p.text("search") == "expected"),
         annealer_(space,
                   {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
@@ -101,9 +103,24 @@ class Ml2Strategy final : public Strategy {
       }
       return score;
     };
+    std::vector<uint64_t> kept, rejected;
+    // Candidates built in earlier rounds but never run, best first by the current models: the
+    // best of them are built again and compete with the new ones.
+    const std::vector<uint64_t> reservoir = reservoir_ranked();
+    size_t reused =
+        std::min({reservoir.size(), want - explore,
+                  static_cast<size_t>(std::llround(revisit_ * static_cast<double>(want)))});
+    kept.assign(reservoir.begin(), reservoir.begin() + static_cast<ptrdiff_t>(reused));
+    // Refinement: the best-scored unknown neighbours of the best configurations run so far.
+    const size_t local =
+        std::min(want - explore - kept.size(),
+                 static_cast<size_t>(std::llround(local_ * static_cast<double>(want))));
+    for (uint64_t x : local_candidates(local, exclude, search_score)) {
+      exclude.insert(x);
+      kept.push_back(x);
+    }
     std::vector<uint64_t> pool =
         annealer_.find_maximums(search_score, use_v_ ? 4 * want : want, exclude);
-    std::vector<uint64_t> kept, rejected;
     auto gate = [&](const std::vector<uint64_t>& candidates) {
       std::vector<double> p_valid(candidates.size(), 1.0);
       if (use_v_ && !candidates.empty()) p_valid = v_.p_valid(knob_features(space_, candidates));
@@ -127,6 +144,10 @@ class Ml2Strategy final : public Strategy {
       out.configs.push_back(rejected[i]);
     }
     for (uint64_t r : random_unknown(want - out.configs.size(), exclude)) out.configs.push_back(r);
+    // Nothing new left to try (a small space): more of the earlier candidates.
+    while (out.configs.size() < want && reused < reservoir.size()) {
+      out.configs.push_back(reservoir[reused++]);
+    }
     return out;
   }
 
@@ -213,6 +234,71 @@ class Ml2Strategy final : public Strategy {
     a_ = PerformanceModel(model_options_);
     v_ = ValidityModel(validity_options_);
     v_hidden_ = ValidityModel(validity_options_);
+  }
+
+  // The candidates that built but never ran, best first: by ModelA on knob + hidden features
+  // (pa, ml2), else by ModelP; those the post-build check predicts to fail run last.
+  std::vector<uint64_t> reservoir_ranked() const {
+    std::vector<uint64_t> idx;
+    std::vector<const HiddenFeatures*> hidden;
+    for (const auto& [index, k] : known_) {
+      if (k.stage == Stage::kBuild && k.status == Status::kOk && !k.trial) {
+        idx.push_back(index);
+        hidden.push_back(&k.hidden);
+      }
+    }
+    if (idx.empty()) return idx;
+    const FeatureMatrix knob = knob_features(space_, idx);
+    const FeatureMatrix full = with_hidden(knob, hidden);
+    std::vector<double> score = use_a_ && a_.trained() ? a_.score(full) : p_.score(knob);
+    if (use_v_ && v_hidden_.trained()) {
+      const std::vector<double> p2 = v_hidden_.p_valid(full);
+      for (size_t i = 0; i < idx.size(); ++i) {
+        if (p2[i] < threshold_) score[i] -= 1e6;
+      }
+    }
+    std::vector<size_t> order(idx.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return score[a] > score[b]; });
+    std::vector<uint64_t> out;
+    for (size_t i : order) out.push_back(idx[i]);
+    return out;
+  }
+
+  // Up to `count` unknown one-knob neighbours of the best configurations run so far, the best
+  // scored first; with ModelV only those that pass the gate.
+  std::vector<uint64_t> local_candidates(size_t count, const std::unordered_set<uint64_t>& exclude,
+                                         const BatchScore& score) {
+    if (count == 0) return {};
+    std::vector<std::pair<double, uint64_t>> best;
+    for (const auto& [index, k] : known_) {
+      if (k.stage == Stage::kRun && k.status == Status::kOk && k.latency_ms) {
+        best.push_back({*k.latency_ms, index});
+      }
+    }
+    std::sort(best.begin(), best.end());
+    std::vector<uint64_t> near;
+    std::unordered_set<uint64_t> seen;
+    for (size_t b = 0; b < best.size() && near.size() < 4 * count; ++b) {
+      for (uint64_t x : space_.neighbours(best[b].second)) {
+        if (!exclude.count(x) && seen.insert(x).second) near.push_back(x);
+      }
+    }
+    if (near.empty()) return {};
+    const std::vector<double> s = score(near);
+    std::vector<double> p_valid(near.size(), 1.0);
+    if (use_v_ && v_.trained()) p_valid = v_.p_valid(knob_features(space_, near));
+    std::vector<size_t> order(near.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s[a] > s[b]; });
+    std::vector<uint64_t> out;
+    for (size_t i : order) {
+      if (out.size() == count) break;
+      if (use_v_) gate_[near[i]] = p_valid[i];
+      if (p_valid[i] >= threshold_) out.push_back(near[i]);
+    }
+    return out;
   }
 
   std::vector<uint64_t> random_unknown(size_t count, const std::unordered_set<uint64_t>& exclude) {
@@ -310,10 +396,11 @@ class Ml2Strategy final : public Strategy {
       }
     }
     // Sorted by index so that the same history gives the same models.
-    p_.fit(knob_features(space_, ok_idx), ok_lat);
+    const FeatureMatrix ok_knob = knob_features(space_, ok_idx);
+    p_.fit(ok_knob, ok_lat);
     // ModelA is trained in every variant so that its error can be compared with ModelP's on the
     // same configurations; only pa and ml2 rank by it.
-    a_.fit(with_hidden(knob_features(space_, ok_idx), ok_hidden), ok_lat);
+    a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat);
     if (use_v_) {
       v_.fit(knob_features(space_, labelled_idx), labelled_status);
       v_hidden_.fit(with_hidden(knob_features(space_, run_idx), run_hidden), run_status);
@@ -325,7 +412,7 @@ class Ml2Strategy final : public Strategy {
   bool use_v_, use_a_;
   std::mt19937_64 rng_;
   size_t n_;
-  double alpha_, threshold_, exploration_;
+  double alpha_, threshold_, exploration_, local_, revisit_;
   bool expected_;  // the search walks P(valid) x ModelP (else ModelP above the threshold)
   Annealer annealer_;
   ModelOptions model_options_;

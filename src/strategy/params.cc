@@ -107,6 +107,24 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: share of each round's runs given to random candidates, the validity gate's uncertain "
        "ones first, so that no region is sealed off",
        kModelTuners},
+      {"local",
+       "0.25",
+       0,
+       1,
+       false,
+       {},
+       "ml2: share of each round's builds given to the best-scored untried one-knob neighbours of "
+       "the best configurations run so far",
+       kModelTuners},
+      {"revisit",
+       "0.1",
+       0,
+       1,
+       false,
+       {},
+       "ml2: share of each round's builds given to candidates built earlier but never run, the "
+       "best by the current models first (built again; all of them once nothing new is left)",
+       kModelTuners},
       {"search",
        "gated",
        0,
@@ -114,7 +132,8 @@ const std::vector<ParamSpec>& param_specs() {
        false,
        {"expected", "gated"},
        "ml2: what the search walks when ModelV is used (pv, ml2): gated, ModelP where P(valid) "
-       "passes the threshold and nothing below it; expected, P(valid) x ModelP",
+       "passes the threshold and nothing below it; expected, P(valid) x ModelP (with --label "
+       "throughput; otherwise gated)",
        kModelTuners},
       {"rounds",
        "100",
@@ -125,7 +144,7 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: boosting rounds of ModelP, ModelV and ModelA (the paper compares 100 and 300)",
        kModelTuners},
       {"label",
-       "throughput",
+       "log_latency",
        0,
        0,
        false,

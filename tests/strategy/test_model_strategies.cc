@@ -76,7 +76,7 @@ TEST(Annealer, FindsTheTopOfAKnownScore) {
 // with x + y > 50 fail to build; with x > 40 they fail at run time.
 class BowlTarget : public Target {
  public:
-  BowlTarget() : space_(grid_space(48, 32)) {}
+  explicit BowlTarget(int nx = 48, int ny = 32) : space_(grid_space(nx, ny)) {}
   std::string name() const override { return "bowl"; }
   std::string task() const override { return "bowl"; }
   const Space& space() const override { return space_; }
@@ -115,8 +115,8 @@ class BowlTarget : public Target {
 };
 
 TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
-                 std::map<std::string, std::string> params = {}) {
-  BowlTarget target;
+                 std::map<std::string, std::string> params = {}, int nx = 48, int ny = 32) {
+  BowlTarget target(nx, ny);
   const fs::path db =
       fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-" + tuner + "-" +
                                    std::to_string(seed) + ".db");
@@ -172,6 +172,48 @@ TEST(ModelStrategies, Ml2AvoidsInvalidTrialsAndRecordsModelErrors) {
   EXPECT_TRUE(m.strategy_metrics.count("rmse_p"));
   EXPECT_TRUE(std::isfinite(m.strategy_metrics.at("rmse_a")));
   EXPECT_GT(m.rounds, 0);
+}
+
+TEST(ModelStrategies, Ml2RunsCandidatesItBuiltEarlierOnceNothingNewIsLeft) {
+  // 96 configurations, all valid; 32 builds per round for 8 runs: every configuration is built
+  // within three rounds, and the remaining trials must come from those built but not yet run.
+  const std::map<std::string, std::string> p = {
+      {"n", "8"}, {"alpha", "3"}, {"rounds", "20"}, {"revisit", "0"}};
+  TuneSummary m = tune("ml2", 4, 96, p, 12, 8);
+  EXPECT_EQ(m.trials, 96);
+  EXPECT_EQ(m.invalid_trials, 0);
+  std::set<std::string> configs;
+  for (const auto& t : m.history) configs.insert(t.at("config").dump());
+  EXPECT_EQ(configs.size(), 96u);
+}
+
+TEST(ModelStrategies, Ml2LocalShareProposesNeighboursOfTheBestRun) {
+  const Space space = grid_space(48, 32);
+  StrategyOptions o;
+  o.seed = 9;
+  o.params = {{"n", "4"},           {"alpha", "1"},   {"local", "1"},
+              {"exploration", "0"}, {"revisit", "0"}, {"rounds", "20"}};
+  auto ml2 = make_strategy("ml2", space, o);
+  // Ten runs on the bowl; the best of them is (20, 10).
+  std::vector<Outcome> told;
+  const std::vector<std::pair<int, int>> points = {{2, 3}, {40, 30}, {10, 25}, {30, 2},  {20, 10},
+                                                   {5, 5}, {45, 1},  {33, 20}, {15, 30}, {1, 17}};
+  for (auto [x, y] : points) {
+    Outcome out;
+    out.index = *space.index_of(Config{static_cast<uint32_t>(x), static_cast<uint32_t>(y)});
+    out.stage = Stage::kRun;
+    out.latency_ms = 1.0 + 0.01 * ((x - 23) * (x - 23) + 3 * (y - 11) * (y - 11));
+    out.trial = true;
+    told.push_back(out);
+  }
+  ml2->tell(told);
+  Proposal next = ml2->ask(4);
+  ASSERT_EQ(next.configs.size(), 8u);
+  EXPECT_FALSE(next.committed);
+  for (uint64_t i : next.configs) {
+    const Config c = space.at(i);
+    EXPECT_TRUE((c[0] == 20) != (c[1] == 10)) << c[0] << "," << c[1];
+  }
 }
 
 TEST(ModelStrategies, AblationsAndGaRun) {
