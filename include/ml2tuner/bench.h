@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct BenchOptions {
   int jobs = 2;  // runs in parallel
   std::string out;
   bool quiet = false;
+  // Tuner parameters by name (strategy_params()), each passed to the tuners that read it. A run
+  // folder does not record them: use a fresh --out for each setting.
+  std::map<std::string, std::string> params;
 };
 
 // Runs what is missing under options.out, then writes results.json and results.md there and

@@ -96,6 +96,19 @@ struct Run {
   fs::path summary() const { return dir / "summary.json"; }
 };
 
+// The parameters of --set that `tuner` reads.
+std::map<std::string, std::string> params_for(const std::string& tuner, const BenchOptions& o) {
+  std::map<std::string, std::string> out;
+  for (const StrategyParam& p : strategy_params()) {
+    auto it = o.params.find(p.name);
+    if (it != o.params.end() &&
+        std::find(p.tuners.begin(), p.tuners.end(), tuner) != p.tuners.end()) {
+      out[p.name] = it->second;
+    }
+  }
+  return out;
+}
+
 // One run, in the calling process: tune, then write the summary atomically.
 void run_one(const Run& r, const BenchOptions& o) {
   std::unique_ptr<Target> target = make_target(r.task->target, r.task->options);
@@ -105,6 +118,7 @@ void run_one(const Run& r, const BenchOptions& o) {
   t.seed = static_cast<uint64_t>(r.seed);
   t.trials = std::min<int64_t>(o.trials, static_cast<int64_t>(target->space().size()));
   t.jobs = 1;
+  t.params = params_for(r.tuner, o);
   TuneSummary s = Tuner(*target, store, t).run();
   json j = s.to_json();
   const fs::path tmp = r.dir / "summary.json.tmp";
@@ -243,7 +257,8 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
   }
   json result;
   result["config"] = {{"suite", o.suite},   {"template", o.tmpl}, {"hw", o.hw},
-                      {"tuners", o.tuners}, {"trials", o.trials}, {"seeds", o.seeds}};
+                      {"tuners", o.tuners}, {"trials", o.trials}, {"seeds", o.seeds},
+                      {"params", o.params}};
   json per_task = json::object();
   std::map<std::string, std::vector<json>> overall_rows;
   std::map<std::string, std::pair<double, double>> pooled_invalid;  // tuner -> (sum, xgb sum)
@@ -331,6 +346,10 @@ std::string markdown(const json& r, const BenchOptions& o) {
   std::ostringstream md;
   md << "# ml2tuner bench\n\nsuite `" << o.suite << "`";
   if (o.suite == "resnet18") md << ", template `" << o.tmpl << "`, hardware `" << o.hw << "`";
+  if (!o.params.empty()) {
+    md << "; parameters";
+    for (const auto& [k, v] : o.params) md << " `" << k << "=" << v << "`";
+  }
   md << "; " << o.trials << " trials per run; seeds 1.." << o.seeds
      << "; means over seeds (and tasks).\n\n## Overall\n\n"
      << "| tuner | samples to equal xgb | not equalled | invalid trials | reduction vs xgb | "
@@ -380,8 +399,22 @@ json run_bench(const BenchOptions& o) {
   if (std::find(o.tuners.begin(), o.tuners.end(), "xgb") == o.tuners.end()) {
     throw std::invalid_argument("bench measures against xgb: include it in --tuners");
   }
+  for (const auto& [name, value] : o.params) {
+    bool read = false;
+    for (const std::string& t : o.tuners) read = read || params_for(t, o).count(name);
+    if (!read) {
+      throw std::invalid_argument("--set " + name +
+                                  ": no tuner among --tuners reads a parameter '" + name +
+                                  "' (see ml2tuner tune --help)");
+    }
+  }
   const std::vector<Task> tasks = plan_tasks(o);
-  for (const Task& t : tasks) make_target(t.target, t.options);  // checks every task up front
+  for (const Task& t : tasks) {  // checks every task, and the parameters' values, up front
+    std::unique_ptr<Target> target = make_target(t.target, t.options);
+    for (const std::string& tuner : o.tuners) {
+      make_strategy(tuner, target->space(), {1, params_for(tuner, o)});
+    }
+  }
   std::vector<Run> runs;
   for (const Task& t : tasks) {
     for (const std::string& tuner : o.tuners) {

@@ -199,6 +199,10 @@ int main(int argc, char** argv) {
   bn->add_option("--jobs", bench.jobs, "runs in parallel")->capture_default_str();
   bn->add_option("--out", bench.out, "output folder (resumable)")->required();
   bn->add_flag("--quiet", bench.quiet, "no progress lines");
+  std::vector<std::string> bench_sets;
+  bn->add_option("--set", bench_sets,
+                 "a tuner parameter NAME=VALUE (repeatable; see tune --help), passed to the tuners "
+                 "that read it; use a fresh --out for each setting");
 
   std::vector<std::function<int()>> vta_runners;
   add_vta_commands(app, vta_runners);
@@ -248,6 +252,15 @@ int main(int argc, char** argv) {
     }
     if (sp->parsed()) return run_space(space_args);
     if (bn->parsed()) {
+      for (const std::string& set : bench_sets) {
+        const size_t eq = set.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          throw UsageError("--set " + set + ": expected NAME=VALUE, e.g. --set label=throughput");
+        }
+        std::string name = set.substr(0, eq);
+        std::replace(name.begin(), name.end(), '-', '_');
+        bench.params[name] = set.substr(eq + 1);
+      }
       run_bench(bench);
       std::cout << (std::filesystem::path(bench.out) / "results.md").string() << "\n";
       return 0;

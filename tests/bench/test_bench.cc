@@ -94,6 +94,31 @@ TEST_F(Bench, RefusesBadOptions) {
   o = options_;
   o.suite = (dir_ / "nothing*.json").string();
   EXPECT_THROW(run_bench(o), std::invalid_argument);
+  o = options_;
+  o.params = {{"no_such_parameter", "1"}};
+  EXPECT_THROW(run_bench(o), std::invalid_argument);
+  o.params = {{"pop_size", "8"}};  // only ga reads it
+  EXPECT_THROW(run_bench(o), std::invalid_argument);
+  o.params = {{"n", "0"}};  // out of bounds
+  EXPECT_THROW(run_bench(o), std::invalid_argument);
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "runs"));  // refused before anything ran
+}
+
+TEST_F(Bench, PassesParametersToTheTunersThatReadThem) {
+  BenchOptions o = options_;
+  o.seeds = 1;
+  o.trials = 48;
+  o.params = {{"n", "8"}, {"plan_size", "16"}};
+  const json r = run_bench(o);
+  EXPECT_EQ(r["config"]["params"]["n"], "8");
+  // ml2 runs 8 per round (48 trials: 6 rounds; 2 by default); xgb reads plan_size, random
+  // reads neither and is not refused for it.
+  auto rounds = [&](const char* tuner) {
+    const auto f = dir_ / "out" / "runs" / "spaces" / "bowl" / tuner / "seed1" / "summary.json";
+    return json::parse(std::ifstream(f))["rounds"].get<int64_t>();
+  };
+  EXPECT_EQ(rounds("ml2"), 6);
+  EXPECT_EQ(rounds("random"), 1);
 }
 
 }  // namespace
