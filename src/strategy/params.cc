@@ -91,7 +91,7 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: build (alpha+1)*N candidates per round; ModelA picks the N to run",
        kModelTuners},
       {"validity_threshold",
-       "0.5",
+       "0.2",
        0,
        1,
        false,
