@@ -1,12 +1,15 @@
 // `ml2`: ML²Tuner (Cha et al., arXiv 2411.10764), and its ablations `p`, `pv`, `pa`.
 //
 // One round:
-//   ask     simulated annealing over ModelP's scores (knob features) proposes (α+1)·N unbuilt,
-//           unmeasured candidates; with ModelV (pv, ml2) those predicted invalid (P(valid) below
-//           the threshold) are dropped. An exploration share of the proposals goes to the
-//           rejected candidates the gate was least sure of, then to random ones, so that the gate
-//           never seals a region off. The proposal is not committed: its configurations are only
-//           built (a failed build teaches ModelV and costs no trial).
+//   ask     (α+1)·N candidates to build: a revisit share of those built in earlier rounds but
+//           never run (best first by the current models), a local share of the best-scored
+//           untried one-knob neighbours of the best runs, and the rest from simulated annealing
+//           over ModelP's scores (knob features); with ModelV (pv, ml2) those predicted invalid
+//           (P(valid) below the threshold) are dropped. An exploration share of the proposals
+//           goes to the rejected candidates the gate was least sure of, then to random ones, so
+//           that the gate never seals a region off. Once nothing new is left, the rest of the
+//           earlier candidates fill the proposal. The proposal is not committed: its
+//           configurations are only built (a failed build teaches ModelV and costs no trial).
 //   choose  among the candidates that built, a second validity check on knob + hidden features
 //           (pv, ml2) drops predicted run failures; the rest are ranked by ModelA on knob + hidden
 //           features (pa, ml2) or by ModelP (p, pv); the best N run (an exploration share of them
@@ -236,6 +239,15 @@ class Ml2Strategy final : public Strategy {
     v_hidden_ = ValidityModel(validity_options_);
   }
 
+  // Positions of `score`, highest first (ties in order).
+  static std::vector<size_t> best_first(const std::vector<double>& score) {
+    std::vector<size_t> order(score.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return score[a] > score[b]; });
+    return order;
+  }
+
   // The candidates that built but never ran, best first: by ModelA on knob + hidden features
   // (pa, ml2), else by ModelP; those the post-build check predicts to fail run last.
   std::vector<uint64_t> reservoir_ranked() const {
@@ -257,12 +269,8 @@ class Ml2Strategy final : public Strategy {
         if (p2[i] < threshold_) score[i] -= 1e6;
       }
     }
-    std::vector<size_t> order(idx.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return score[a] > score[b]; });
     std::vector<uint64_t> out;
-    for (size_t i : order) out.push_back(idx[i]);
+    for (size_t i : best_first(score)) out.push_back(idx[i]);
     return out;
   }
 
@@ -289,11 +297,8 @@ class Ml2Strategy final : public Strategy {
     const std::vector<double> s = score(near);
     std::vector<double> p_valid(near.size(), 1.0);
     if (use_v_ && v_.trained()) p_valid = v_.p_valid(knob_features(space_, near));
-    std::vector<size_t> order(near.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s[a] > s[b]; });
     std::vector<uint64_t> out;
-    for (size_t i : order) {
+    for (size_t i : best_first(s)) {
       if (out.size() == count) break;
       if (use_v_) gate_[near[i]] = p_valid[i];
       if (p_valid[i] >= threshold_) out.push_back(near[i]);
