@@ -49,7 +49,6 @@ class GaStrategy final : public Strategy {
 
  private:
   uint64_t uniform_index(uint64_t n) { return uniform_below(rng_, n); }
-  double uniform01() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 
   void evolve() {
     std::vector<uint64_t> pool = genes_;
@@ -70,7 +69,7 @@ class GaStrategy final : public Strategy {
     for (double s : scores) cumulative.push_back(total += (s + 1e-8) / top);
     auto pick = [&](size_t other) {
       for (;;) {
-        const double u = uniform01() * total;
+        const double u = uniform01(rng_) * total;
         const size_t i = static_cast<size_t>(
             std::lower_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin());
         const size_t j = std::min(i, pool.size() - 1);
@@ -86,7 +85,7 @@ class GaStrategy final : public Strategy {
       Config child(pa.begin(), pa.begin() + static_cast<ptrdiff_t>(cut));
       child.insert(child.end(), pb.begin() + static_cast<ptrdiff_t>(cut), pb.end());
       for (size_t k = 0; k < knobs.size(); ++k) {
-        if (uniform01() < mutation_prob_)
+        if (uniform01(rng_) < mutation_prob_)
           child[k] = static_cast<uint32_t>(uniform_index(knobs[k].size()));
       }
       std::optional<uint64_t> index = space_.index_of(child);

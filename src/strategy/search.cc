@@ -71,7 +71,7 @@ std::vector<uint64_t> Annealer::find_maximums(const BatchScore& score, size_t nu
     const std::vector<double> next_scores = score(next);
     for (size_t i = 0; i < points_.size(); ++i) {
       const double p = std::exp(std::min((next_scores[i] - scores[i]) / (t + 1e-5), 1.0));
-      const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
+      const double u = uniform01(rng_);
       if (u < p) {
         points_[i] = next[i];
         scores[i] = next_scores[i];

@@ -19,4 +19,10 @@ inline uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
   return x % n;
 }
 
+// Uniform in [0, 1) with 53 random bits, from the raw engine output (the same draws everywhere,
+// unlike std::uniform_real_distribution).
+inline double uniform01(std::mt19937_64& rng) {
+  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
+
 }  // namespace ml2

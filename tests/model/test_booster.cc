@@ -11,12 +11,10 @@
 #include <vector>
 
 #include "ml2tuner/model.h"
+#include "util/random.h"
 
 namespace ml2 {
 namespace {
-
-// Uniform in [0, 1) from the raw engine output (the same draws with every standard library).
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 FeatureMatrix random_matrix(size_t rows, size_t cols, uint64_t seed) {
   std::mt19937_64 rng(seed);

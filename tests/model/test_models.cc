@@ -11,11 +11,10 @@
 #include <vector>
 
 #include "ml2tuner/model.h"
+#include "util/random.h"
 
 namespace ml2 {
 namespace {
-
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 // Knob-like features: each column takes one of 16 levels in [0, 1).
 FeatureMatrix random_configs(size_t rows, size_t cols, uint64_t seed) {
