@@ -11,6 +11,8 @@
 //   hidden_features()      what the compiled program reveals.
 #include "vta/compiler.h"
 
+#include "vta/timing.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -653,8 +655,14 @@ HiddenFeatures Lowering::hidden_features() const {
   int64_t pushes[4] = {0, 0, 0, 0}, pops[4] = {0, 0, 0, 0};  // l2c, c2l, c2s, s2c
   int64_t noops = 0, gemm_iters = 0, alu_iters = 0, pad_entries = 0;
   std::map<std::string, double> field_ratio;
+  // Cycles each module is busy by the cycle model's per-instruction costs, with no dataflow
+  // between the modules (load, compute, store): a static estimate, no simulation.
+  int64_t busy[3] = {0, 0, 0};
   for (const Insn& i : insns_) {
     const Opcode op = i.op();
+    const bool on_load =
+        op == Opcode::kLoad && (i.mem() == MemType::kInp || i.mem() == MemType::kWgt);
+    busy[on_load ? 0 : op == Opcode::kStore ? 2 : 1] += insn_cycles(hw_, i);
     std::string name = to_string(op);
     if (op == Opcode::kLoad || op == Opcode::kStore) {
       name += std::string("_") + to_string(i.mem());
@@ -728,6 +736,12 @@ HiddenFeatures Lowering::hidden_features() const {
   for (const auto& [k, v] : rows) h["dma_rows." + k] = v;
   for (const auto& [k, v] : field_ratio) h["field_headroom." + k] = v;
   h["insn.total"] = static_cast<double>(insns_.size());
+  h["estimate.load_cycles"] = static_cast<double>(busy[0]);
+  h["estimate.compute_cycles"] = static_cast<double>(busy[1]);
+  h["estimate.store_cycles"] = static_cast<double>(busy[2]);
+  h["estimate.serial_cycles"] = static_cast<double>(busy[0] + busy[1] + busy[2]);
+  // The busiest module bounds the run from below: the estimate a strategy may rank by.
+  h["estimate"] = static_cast<double>(std::max({busy[0], busy[1], busy[2]}));
   h["insn.noop"] = static_cast<double>(noops);
   const char* queues[] = {"load_to_compute", "compute_to_load", "compute_to_store",
                           "store_to_compute"};

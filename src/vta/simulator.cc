@@ -48,6 +48,7 @@
 
 #include "vta/data.h"
 #include "vta/isa.h"
+#include "vta/timing.h"
 
 namespace ml2::vta {
 namespace {
@@ -103,8 +104,6 @@ std::string describe(const Insn& in) {
 [[noreturn]] void fault(int64_t idx, const Insn& in, const std::string& what) {
   throw Fault{"instruction " + std::to_string(idx) + " (" + describe(in) + "): " + what};
 }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 int64_t uop_count(const Insn& in) { return std::max<int64_t>(0, in.uop_end - in.uop_bgn); }
 
@@ -214,52 +213,9 @@ class Simulator {
     }
   }
 
-  int64_t mem_cycles(const Insn& in, int64_t elem_bytes) const {
-    if (in.x_size == 0 || in.y_size == 0) return hw_.insn_overhead_cycles;
-    const int64_t beats = ceil_div(in.x_size * elem_bytes, hw_.bus_bytes);
-    const int64_t bursts = ceil_div(beats, hw_.max_burst_beats);
-    const int64_t pads =
-        (in.x_size + in.x_pad_0 + in.x_pad_1) * (in.y_size + in.y_pad_0 + in.y_pad_1) -
-        in.x_size * in.y_size;
-    return hw_.insn_overhead_cycles + hw_.dram_latency_cycles +
-           in.y_size * (beats + bursts * hw_.burst_overhead_cycles) + pads;
-  }
+  int64_t elem_bytes(int64_t mem) const { return entry_bytes(hw_, static_cast<MemType>(mem)); }
 
-  int64_t elem_bytes(int64_t mem) const {
-    switch (static_cast<MemType>(mem)) {
-      case MemType::kUop:
-        return 4;
-      case MemType::kInp:
-        return hw_.inp_elem_bytes();
-      case MemType::kWgt:
-        return hw_.wgt_elem_bytes();
-      case MemType::kAcc:
-        return hw_.acc_elem_bytes();
-      case MemType::kOut:
-        return hw_.out_elem_bytes();
-      default:
-        return 1;
-    }
-  }
-
-  int64_t duration(const Insn& in) const {
-    switch (in.op()) {
-      case Opcode::kLoad:
-        return mem_cycles(in, elem_bytes(in.memory_type));
-      case Opcode::kStore:
-        return mem_cycles(in, hw_.out_elem_bytes());
-      case Opcode::kGemm:
-        return hw_.insn_overhead_cycles + hw_.gemm_pipeline_depth +
-               in.iter_out * in.iter_in * uop_count(in) * hw_.gemm_ii;
-      case Opcode::kAlu:
-        return hw_.insn_overhead_cycles + hw_.alu_pipeline_depth +
-               in.iter_out * in.iter_in * uop_count(in) *
-                   (in.use_imm ? hw_.alu_ii_imm : hw_.alu_ii);
-      case Opcode::kFinish:
-        return hw_.insn_overhead_cycles;
-    }
-    return hw_.insn_overhead_cycles;
-  }
+  int64_t duration(const Insn& in) const { return insn_cycles(hw_, in); }
 
   // --- the scheduling pass ------------------------------------------------------------------
 
