@@ -94,21 +94,32 @@ struct ModelOptions {
   int threads = 1;
 };
 
+// A performance model may learn relative to a baseline: a positive prior per row in any unit
+// (e.g. a compile-time cost estimate). It then learns latency / baseline, and its scores and
+// latencies are for the latency itself (score: -log(latency) or throughput up to a constant
+// factor). A model fitted with a baseline needs one for every score or prediction, and one
+// fitted without refuses one; rank labels take none (a margin cannot be rescaled).
 class PerformanceModel {
  public:
   explicit PerformanceModel(ModelOptions options = {});
   // Fits on successfully run configurations. Needs at least two rows; fewer leaves it untrained.
-  void fit(const FeatureMatrix& x, const std::vector<double>& latency_ms);
+  void fit(const FeatureMatrix& x, const std::vector<double>& latency_ms,
+           const std::vector<double>& baseline = {});
   // Higher is predicted faster. Untrained: all zero.
-  std::vector<double> score(const FeatureMatrix& x) const;
+  std::vector<double> score(const FeatureMatrix& x, const std::vector<double>& baseline = {}) const;
   // Predicted latency (ms) where the label allows it (throughput and log-latency), for RMSE.
-  std::vector<double> predict_latency_ms(const FeatureMatrix& x) const;
+  std::vector<double> predict_latency_ms(const FeatureMatrix& x,
+                                         const std::vector<double>& baseline = {}) const;
   bool trained() const { return booster_.trained(); }
 
  private:
+  void check_baseline(const FeatureMatrix& x, const std::vector<double>& baseline,
+                      const char* call) const;
+
   ModelOptions options_;
   Booster booster_;
   double best_throughput_ = 0;
+  bool with_baseline_ = false;
 };
 
 struct ValidityOptions {

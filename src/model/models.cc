@@ -11,6 +11,10 @@
 //   kRank        rank:pairwise over one query group holding every row, y = -latency (only the
 //                order of the labels matters to the pairwise objective); score = prediction, a
 //                margin with no unit, so predict_latency_ms refuses it.
+// With a baseline b (a positive prior per row), every label is computed from latency / b instead
+// of the latency, and b is put back on the way out: score = prediction - log(b) (kLogLatency) or
+// prediction / b (kThroughput, a throughput up to the constant best factor); latency back =
+// b x the latency above. A rank label takes no baseline.
 // Latencies must be positive; +infinity is accepted for kThroughput only. Fewer than two rows
 // (or, for kThroughput, no finite latency) leave the model untrained; score() is then all zero.
 //
@@ -72,36 +76,65 @@ const char* to_string(PerfLabel label) {
 
 PerformanceModel::PerformanceModel(ModelOptions options) : options_(options) {}
 
-void PerformanceModel::fit(const FeatureMatrix& x, const std::vector<double>& latency_ms) {
+void PerformanceModel::check_baseline(const FeatureMatrix& x, const std::vector<double>& baseline,
+                                      const char* call) const {
+  if (baseline.empty()) return;
+  if (options_.label == PerfLabel::kRank) {
+    throw std::invalid_argument(std::string("PerformanceModel::") + call +
+                                ": a rank label takes no baseline");
+  }
+  if (baseline.size() != x.rows) {
+    throw std::invalid_argument(std::string("PerformanceModel::") + call + ": " +
+                                std::to_string(baseline.size()) + " baselines for " +
+                                std::to_string(x.rows) + " rows");
+  }
+  for (double b : baseline) {
+    if (!(b > 0) || !std::isfinite(b)) {
+      throw std::invalid_argument(std::string("PerformanceModel::") + call + ": baseline " +
+                                  std::to_string(b) + " is not a positive finite number");
+    }
+  }
+}
+
+void PerformanceModel::fit(const FeatureMatrix& x, const std::vector<double>& latency_ms,
+                           const std::vector<double>& baseline) {
   if (latency_ms.size() != x.rows) {
     throw std::invalid_argument("PerformanceModel::fit: " + std::to_string(latency_ms.size()) +
                                 " latencies for " + std::to_string(x.rows) + " rows");
   }
+  check_baseline(x, baseline, "fit");
+  // With a baseline the model learns latency / baseline.
+  std::vector<double> relative = latency_ms;
+  if (!baseline.empty()) {
+    for (size_t i = 0; i < relative.size(); ++i) relative[i] /= baseline[i];
+  }
   double best = std::numeric_limits<double>::infinity();
-  for (double l : latency_ms) {
+  for (size_t i = 0; i < relative.size(); ++i) {
+    const double l = latency_ms[i];
     const bool inf_ok = options_.label == PerfLabel::kThroughput && std::isinf(l);
     if (!(l > 0) || (!std::isfinite(l) && !inf_ok)) {
       throw std::invalid_argument("PerformanceModel::fit: latency " + std::to_string(l) +
                                   " ms is not a positive finite number");
     }
-    best = std::min(best, l);
+    best = std::min(best, relative[i]);
   }
   booster_ = Booster();
   best_throughput_ = 0;
+  with_baseline_ = !baseline.empty();
   if (x.rows < 2 || !std::isfinite(best)) return;
 
   std::vector<float> y(x.rows);
   std::string objective = "reg:squarederror";
   switch (options_.label) {
     case PerfLabel::kThroughput:
-      for (size_t i = 0; i < x.rows; ++i) y[i] = static_cast<float>(best / latency_ms[i]);
+      for (size_t i = 0; i < x.rows; ++i) y[i] = static_cast<float>(best / relative[i]);
       break;
     case PerfLabel::kLogLatency:
-      for (size_t i = 0; i < x.rows; ++i) y[i] = static_cast<float>(-std::log(latency_ms[i]));
+      for (size_t i = 0; i < x.rows; ++i) y[i] = static_cast<float>(-std::log(relative[i]));
       break;
     case PerfLabel::kRank:
       objective = "rank:pairwise";
-      for (size_t i = 0; i < x.rows; ++i) y[i] = static_cast<float>(-latency_ms[i]);
+      for (size_t i = 0; i < x.rows; ++i) y[i] = static_cast<float>(-relative[i]);
       break;
   }
   const BoosterOptions o =
@@ -110,17 +143,38 @@ void PerformanceModel::fit(const FeatureMatrix& x, const std::vector<double>& la
   best_throughput_ = 1.0 / best;
 }
 
-std::vector<double> PerformanceModel::score(const FeatureMatrix& x) const {
+std::vector<double> PerformanceModel::score(const FeatureMatrix& x,
+                                            const std::vector<double>& baseline) const {
   if (!booster_.trained()) return std::vector<double>(x.rows, 0.0);
+  check_baseline(x, baseline, "score");
+  if (baseline.empty() == with_baseline_) {
+    throw std::invalid_argument(std::string("PerformanceModel::score: the model was fitted ") +
+                                (with_baseline_ ? "with" : "without") + " a baseline");
+  }
   const std::vector<float> p = booster_.predict(x);
-  return std::vector<double>(p.begin(), p.end());
+  std::vector<double> out(p.begin(), p.end());
+  for (size_t i = 0; i < baseline.size(); ++i) {
+    if (options_.label == PerfLabel::kLogLatency) {
+      out[i] -= std::log(baseline[i]);
+    } else {
+      out[i] /= baseline[i];
+    }
+  }
+  return out;
 }
 
-std::vector<double> PerformanceModel::predict_latency_ms(const FeatureMatrix& x) const {
+std::vector<double> PerformanceModel::predict_latency_ms(
+    const FeatureMatrix& x, const std::vector<double>& baseline) const {
   if (options_.label == PerfLabel::kRank) {
     throw std::logic_error("PerformanceModel: a rank model predicts an order, not a latency");
   }
   if (!booster_.trained()) throw std::logic_error("PerformanceModel: not trained");
+  check_baseline(x, baseline, "predict_latency_ms");
+  if (baseline.empty() == with_baseline_) {
+    throw std::invalid_argument(
+        std::string("PerformanceModel::predict_latency_ms: the model was ") + "fitted " +
+        (with_baseline_ ? "with" : "without") + " a baseline");
+  }
   const std::vector<float> p = booster_.predict(x);
   std::vector<double> out(p.size());
   for (size_t i = 0; i < p.size(); ++i) {
@@ -129,6 +183,7 @@ std::vector<double> PerformanceModel::predict_latency_ms(const FeatureMatrix& x)
     } else {
       out[i] = std::exp(-static_cast<double>(p[i]));
     }
+    if (!baseline.empty()) out[i] *= baseline[i];
   }
   return out;
 }

@@ -112,6 +112,68 @@ TEST(PerformanceModel, PredictsLatencyForThroughputAndLogLabels) {
   }
 }
 
+// Latency = baseline x the synthetic surface, with a baseline that spans a factor of ~40 and is
+// hard to learn from the features alone (an exponential of a product): given the baseline, the
+// model only has the surface left to learn.
+std::vector<double> baseline_of(const FeatureMatrix& x) {
+  std::vector<double> b(x.rows);
+  for (size_t i = 0; i < x.rows; ++i) {
+    const float* r = x.row(i);
+    b[i] = std::exp(3.0 * r[4] + 2.0 * r[5] * r[6]);
+  }
+  return b;
+}
+
+TEST(PerformanceModel, LearnsRelativeToABaseline) {
+  const FeatureMatrix train = random_configs(60, 8, 11), test = random_configs(400, 8, 12);
+  auto scaled = [](const FeatureMatrix& x) {
+    std::vector<double> l = latencies(x);
+    const std::vector<double> b = baseline_of(x);
+    for (size_t i = 0; i < l.size(); ++i) l[i] *= b[i];
+    return l;
+  };
+  const std::vector<double> truth = scaled(test);
+  std::vector<double> log_truth;
+  for (double l : truth) log_truth.push_back(std::log(l));
+  for (PerfLabel label : {PerfLabel::kThroughput, PerfLabel::kLogLatency}) {
+    ModelOptions o;
+    o.label = label;
+    PerformanceModel with(o), without(o);
+    with.fit(train, scaled(train), baseline_of(train));
+    without.fit(train, scaled(train));
+    auto log_error = [&](const std::vector<double>& predicted) {
+      std::vector<double> lp;
+      for (double p : predicted) lp.push_back(std::log(p));
+      return rmse(lp, log_truth);
+    };
+    const double e_with = log_error(with.predict_latency_ms(test, baseline_of(test)));
+    const double e_without = log_error(without.predict_latency_ms(test));
+    EXPECT_LT(e_with, 0.5 * e_without) << to_string(label);
+    // Scores order the latencies themselves, baseline included.
+    std::vector<double> speed = truth;
+    for (double& l : speed) l = -l;
+    EXPECT_GT(kendall_tau(with.score(test, baseline_of(test)), speed), 0.85) << to_string(label);
+  }
+}
+
+TEST(PerformanceModel, RefusesAMismatchedBaseline) {
+  const FeatureMatrix x = random_configs(50, 8, 13);
+  const std::vector<double> b = baseline_of(x);
+  PerformanceModel with, without;
+  with.fit(x, latencies(x), b);
+  without.fit(x, latencies(x));
+  EXPECT_THROW(with.score(x), std::invalid_argument);  // fitted with one, asked without
+  EXPECT_THROW(without.score(x, b), std::invalid_argument);
+  EXPECT_THROW(with.predict_latency_ms(x), std::invalid_argument);
+  EXPECT_THROW(with.score(x, std::vector<double>(3, 1.0)), std::invalid_argument);  // size
+  std::vector<double> bad = b;
+  bad[7] = 0;
+  EXPECT_THROW(PerformanceModel().fit(x, latencies(x), bad), std::invalid_argument);
+  ModelOptions rank;
+  rank.label = PerfLabel::kRank;
+  EXPECT_THROW(PerformanceModel(rank).fit(x, latencies(x), b), std::invalid_argument);
+}
+
 TEST(PerformanceModel, RankModelHasNoLatency) {
   const FeatureMatrix x = random_configs(50, 4, 5);
   ModelOptions o;
