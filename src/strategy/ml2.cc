@@ -17,7 +17,13 @@
 //   tell    every outcome is kept; the models are retrained: ModelP and ModelA on successful runs,
 //           ModelV on every labelled outcome (build failures, run failures, successes), the
 //           post-build check on the runs. Candidates built but never run stay unlabelled.
-// Before ModelP has two successful runs, candidates are drawn at random.
+// Before ModelP has two successful runs, candidates are drawn at random; those that built are run
+// by the target's compile-time estimate (the hidden feature `estimate`, lowest first) in pa and ml2
+// where the prior is on, else in the order drawn.
+// The prior (default on): where every successful build carries an `estimate` (the VTA target's
+// busiest-module cycles), ModelA learns latency / estimate rather than latency, so that it only has
+// to learn what the estimate misses (how well the modules overlap); a target without estimates
+// (the recorded GPU spaces) leaves ModelA as it was.
 //
 // metrics(): rmse_p and rmse_a, the RMSE of log(latency) predicted by ModelP and ModelA for
 // configurations before they were run (the paper compares these); v_precision and v_recall of the
@@ -60,6 +66,7 @@ class Ml2Strategy final : public Strategy {
         local_(p.number("local")),
         revisit_(p.number("revisit")),
         expected_(p.text("search") == "expected"),
+        use_prior_(p.text("prior") == "estimate"),
         annealer_(space,
                   {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
                   seed ^ 0xa11ea1ULL) {
@@ -174,12 +181,17 @@ class Ml2Strategy final : public Strategy {
     for (size_t i : candidates) {
       if (p2[i] >= threshold_) kept.push_back(i);
     }
-    // Rank by ModelA (pa, ml2) or ModelP; untrained: the search order.
+    // Rank by ModelA (pa, ml2) or ModelP; untrained: by the prior (ModelA's tuners), else the
+    // search order.
+    const std::vector<double> base = baselines(hidden);
     std::vector<double> score(built.size(), 0.0);
     if (use_a_ && a_.trained()) {
-      score = a_.score(full);
+      score = a_.score(full, base);
     } else if (p_.trained()) {
       score = p_.score(knob);
+    } else if (use_a_ && use_prior_ && !missing_estimate_) {
+      const std::vector<double> e = estimates(hidden);
+      for (size_t i = 0; i < built.size(); ++i) score[i] = -std::log(e[i]);
     }
     std::stable_sort(kept.begin(), kept.end(),
                      [&](size_t a, size_t b) { return score[a] > score[b]; });
@@ -198,7 +210,7 @@ class Ml2Strategy final : public Strategy {
       rest.erase(rest.begin() + static_cast<ptrdiff_t>(r));
     }
     // Predictions made before the runs, for the models' error on unseen configurations.
-    record_predictions(picks, indices, knob, full);
+    record_predictions(picks, indices, knob, full, base);
     return picks;
   }
 
@@ -210,6 +222,10 @@ class Ml2Strategy final : public Strategy {
       k.latency_ms = o.latency_ms;
       k.trial = o.trial;
       if (o.hidden) k.hidden = *o.hidden;
+      if (o.stage == Stage::kBuild && o.status == Status::kOk) {
+        const double e = estimate_of(o.hidden);
+        (e > 0 && std::isfinite(e) ? seen_estimate_ : missing_estimate_) = true;
+      }
       score_prediction(o);
     }
     retrain();
@@ -262,7 +278,8 @@ class Ml2Strategy final : public Strategy {
     if (idx.empty()) return idx;
     const FeatureMatrix knob = knob_features(space_, idx);
     const FeatureMatrix full = with_hidden(knob, hidden);
-    std::vector<double> score = use_a_ && a_.trained() ? a_.score(full) : p_.score(knob);
+    std::vector<double> score =
+        use_a_ && a_.trained() ? a_.score(full, baselines(hidden)) : p_.score(knob);
     if (use_v_ && v_hidden_.trained()) {
       const std::vector<double> p2 = v_hidden_.p_valid(full);
       for (size_t i = 0; i < idx.size(); ++i) {
@@ -318,6 +335,39 @@ class Ml2Strategy final : public Strategy {
     return out;
   }
 
+  static double estimate_of(const HiddenFeatures* h) {
+    if (!h) return std::nan("");
+    auto it = h->find("estimate");
+    return it == h->end() ? std::nan("") : it->second;
+  }
+
+  // The compile-time estimate of each row; a row without one (a target that gives none, which
+  // turns the prior off at the next refit) gets the geometric mean of the others, or 1.
+  static std::vector<double> estimates(const std::vector<const HiddenFeatures*>& hidden) {
+    std::vector<double> out;
+    double log_sum = 0;
+    size_t n = 0;
+    for (const HiddenFeatures* h : hidden) {
+      const double e = estimate_of(h);
+      const bool ok = e > 0 && std::isfinite(e);
+      out.push_back(ok ? e : std::nan(""));
+      if (ok) log_sum += std::log(e), ++n;
+    }
+    const double fill = n ? std::exp(log_sum / static_cast<double>(n)) : 1.0;
+    for (double& e : out) {
+      if (std::isnan(e)) e = fill;
+    }
+    return out;
+  }
+
+  // ModelA's baseline per row: the compile-time estimate, when the prior is on and every build
+  // that succeeded so far carried one; otherwise none (empty). Fixed between refits, so that
+  // ModelA is always asked as it was fitted.
+  std::vector<double> baselines(const std::vector<const HiddenFeatures*>& hidden) const {
+    if (!a_with_prior_) return {};
+    return estimates(hidden);
+  }
+
   // Knob features followed by the hidden features seen so far (NaN where absent).
   FeatureMatrix with_hidden(const FeatureMatrix& knob,
                             const std::vector<const HiddenFeatures*>& hidden) const {
@@ -337,12 +387,13 @@ class Ml2Strategy final : public Strategy {
   }
 
   void record_predictions(const std::vector<size_t>& picks, const std::vector<uint64_t>& indices,
-                          const FeatureMatrix& knob, const FeatureMatrix& full) {
+                          const FeatureMatrix& knob, const FeatureMatrix& full,
+                          const std::vector<double>& base) {
     if (model_options_.label == PerfLabel::kRank) return;  // a rank predicts no latency
     const std::vector<double> lp =
         p_.trained() ? p_.predict_latency_ms(knob) : std::vector<double>();
     const std::vector<double> la =
-        a_.trained() ? a_.predict_latency_ms(full) : std::vector<double>();
+        a_.trained() ? a_.predict_latency_ms(full, base) : std::vector<double>();
     for (size_t i : picks) {
       if (!lp.empty()) predicted_p_[indices[i]] = lp[i];
       if (!la.empty()) predicted_a_[indices[i]] = la[i];
@@ -405,7 +456,8 @@ class Ml2Strategy final : public Strategy {
     p_.fit(ok_knob, ok_lat);
     // ModelA is trained in every variant so that its error can be compared with ModelP's on the
     // same configurations; only pa and ml2 rank by it.
-    a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat);
+    a_with_prior_ = use_prior_ && seen_estimate_ && !missing_estimate_;
+    a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat, baselines(ok_hidden));
     if (use_v_) {
       v_.fit(knob_features(space_, labelled_idx), labelled_status);
       v_hidden_.fit(with_hidden(knob_features(space_, run_idx), run_hidden), run_status);
@@ -418,7 +470,10 @@ class Ml2Strategy final : public Strategy {
   std::mt19937_64 rng_;
   size_t n_;
   double alpha_, threshold_, exploration_, local_, revisit_;
-  bool expected_;  // the search walks P(valid) x ModelP (else ModelP above the threshold)
+  bool expected_;   // the search walks P(valid) x ModelP (else ModelP above the threshold)
+  bool use_prior_;  // ModelA learns latency relative to the hidden feature `estimate`
+  bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded
+  bool a_with_prior_ = false;  // ModelA was last fitted relative to the estimate
   Annealer annealer_;
   ModelOptions model_options_;
   ValidityOptions validity_options_;

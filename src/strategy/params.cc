@@ -152,6 +152,16 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: what ModelP and ModelA learn: throughput normalised by the best (AutoTVM's), "
        "-log(latency), or a pairwise rank",
        kModelTuners},
+      {"prior",
+       "estimate",
+       0,
+       0,
+       false,
+       {"estimate", "none"},
+       "ml2: estimate, ModelA learns latency relative to the target's compile-time cost estimate "
+       "(the hidden feature `estimate`, where every build gives one; until ModelA is trained the "
+       "runs are chosen by it); none, ModelA learns latency itself",
+       kModelTuners},
       {"pop_size",
        "100",
        2,
