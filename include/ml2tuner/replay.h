@@ -7,7 +7,8 @@
 //   returned by build(); runtime failures (Kernel Tuner "RuntimeFailedConfig", KTT
 //   "ComputationFailed", "DeviceLimitsExceeded", "ValidationFailed") only by run().
 // - Hidden features are the recorded compile data: KTT CompilationData (registers, shared,
-//   local/private and constant memory, max block size) and Kernel Tuner `num_regs`/`registers`.
+//   local/private and constant memory, max block size), Kernel Tuner `num_regs`/`registers`, and
+//   every feature in `ml2_hidden` (what `ml2tuner sweep` records), under its own name.
 // - Virtual time: Kernel Tuner's `compile_time` is charged to the build and `benchmark_time` plus
 //   `verification_time` to the run; KTT records no compile time, so its per-configuration
 //   `Overhead` (compilation and set-up) is charged to the build and `Duration` plus data movement

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -31,12 +32,13 @@ namespace {
 using nlohmann::json;
 
 constexpr double kAbsent = std::numeric_limits<double>::quiet_NaN();
-constexpr size_t kMaxHidden = 5;
 
 // Hidden features a Kernel Tuner cache may hold: `num_regs` (written by Kernel Tuner's
 // observers) and `registers` (a user metric in the expdist recording); both are register counts
 // per thread and are kept under their own names. Other per-entry fields (`reg` in hotspot, NVML
 // power and clock readings) are not compile-time properties or duplicate these, and are ignored.
+// A cache that `ml2tuner sweep` wrote also holds `ml2_hidden`, an object of every hidden feature
+// the target's build gave; those are replayed under their own names.
 constexpr std::array<std::string_view, 2> kKernelTunerHidden = {"num_regs", "registers"};
 
 // KTT CompilationData fields and the names they are recorded under.
@@ -57,8 +59,7 @@ struct Record {
   Measurement latency;
   double build_s = 0;
   double run_s = 0;
-  std::array<double, kMaxHidden> hidden;
-  Record() { hidden.fill(kAbsent); }
+  std::vector<std::pair<uint32_t, double>> hidden;  // (Recording::hidden_names index, value)
 };
 
 struct Recording {
@@ -66,7 +67,22 @@ struct Recording {
   std::vector<Knob> knobs;
   std::vector<Record> records;
   std::vector<std::string> hidden_names;
+  std::map<std::string, uint32_t, std::less<>> hidden_ids;
   std::vector<std::string> messages{""};
+
+  uint32_t hidden_id(std::string_view name) {
+    auto it = hidden_ids.find(name);
+    if (it != hidden_ids.end()) return it->second;
+    const auto id = static_cast<uint32_t>(hidden_names.size());
+    hidden_names.emplace_back(name);
+    hidden_ids.emplace(std::string(name), id);
+    return id;
+  }
+
+  // Adds a hidden feature to `r` when `value` is a recorded number (NaN: absent).
+  void add_hidden(Record& r, std::string_view name, double value) {
+    if (!std::isnan(value)) r.hidden.emplace_back(hidden_id(name), value);
+  }
 
   uint8_t message_id(const std::string& m) {
     for (size_t i = 0; i < messages.size(); ++i) {
@@ -146,7 +162,6 @@ Recording load_kernel_tuner(const std::string& path, const json& root) {
   Recording rec;
   rec.task = str_or(root, "kernel_name", "unknown_kernel") + "@" +
              str_or(root, "device_name", "unknown_device");
-  for (auto h : kKernelTunerHidden) rec.hidden_names.emplace_back(h);
 
   const json& keys = root["tune_params_keys"];
   if (!keys.is_array() || keys.empty()) fail(path, "'tune_params_keys' is not a non-empty list");
@@ -226,8 +241,11 @@ Recording load_kernel_tuner(const std::string& path, const json& root) {
     r.build_s = number_or(entry, "compile_time", 0) / 1000;
     r.run_s =
         (number_or(entry, "benchmark_time", 0) + number_or(entry, "verification_time", 0)) / 1000;
-    for (size_t h = 0; h < kKernelTunerHidden.size(); ++h) {
-      r.hidden[h] = number_or(entry, kKernelTunerHidden[h], kAbsent);
+    for (auto h : kKernelTunerHidden) rec.add_hidden(r, h, number_or(entry, h, kAbsent));
+    if (auto mh = entry.find("ml2_hidden"); mh != entry.end() && mh->is_object()) {
+      for (const auto& [name, v] : mh->items()) {
+        if (v.is_number()) rec.add_hidden(r, name, v.get<double>());
+      }
     }
 
     if (marker != nullptr) {
@@ -304,7 +322,6 @@ Recording load_ktt(const std::string& path, const json& root) {
 
   rec.task = str_or(results[0], "KernelName", "unknown_kernel") + "@" +
              str_or(meta, "Device", "unknown_device");
-  for (const auto& h : kKttHidden) rec.hidden_names.emplace_back(h.second);
 
   // Knobs in the order of the first result.
   std::vector<std::string> names;
@@ -400,8 +417,8 @@ Recording load_ktt(const std::string& path, const json& root) {
     if (!crs.empty()) {
       auto cd = crs[0].find("CompilationData");
       if (cd != crs[0].end() && cd->is_object()) {
-        for (size_t h = 0; h < kKttHidden.size(); ++h) {
-          out.hidden[h] = number_or(*cd, kKttHidden[h].first, kAbsent);
+        for (const auto& [field, name] : kKttHidden) {
+          rec.add_hidden(out, name, number_or(*cd, field, kAbsent));
         }
       }
     }
@@ -522,8 +539,8 @@ class ReplayTarget final : public Target {
     latency_.assign(n, Measurement{});
     build_s_.assign(n, 0);
     run_s_.assign(n, 0);
-    hidden_.assign(n * hidden_names_.size(), kAbsent);
     // Duplicated configurations (none in the recordings here) keep the last record.
+    std::vector<const Record*> by_index(n, nullptr);
     for (const Record& r : rec.records) {
       const auto idx = space_.index_of(r.config);
       if (!idx) throw std::logic_error("internal: a recorded configuration is not in its space");
@@ -534,9 +551,13 @@ class ReplayTarget final : public Target {
       latency_[i] = r.latency;
       build_s_[i] = r.build_s;
       run_s_[i] = r.run_s;
-      for (size_t h = 0; h < hidden_names_.size(); ++h) {
-        hidden_[i * hidden_names_.size() + h] = r.hidden[h];
-      }
+      by_index[i] = &r;
+    }
+    hidden_begin_.assign(n + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (by_index[i])
+        hidden_.insert(hidden_.end(), by_index[i]->hidden.begin(), by_index[i]->hidden.end());
+      hidden_begin_[i + 1] = hidden_.size();
     }
   }
 
@@ -566,10 +587,8 @@ class ReplayTarget final : public Target {
     out.status = build_status_[i];
     out.message = messages_[message_[i]];
     out.virtual_s = build_s_[i];
-    const size_t nh = hidden_names_.size();
-    for (size_t h = 0; h < nh; ++h) {
-      const double v = hidden_[i * nh + h];
-      if (!std::isnan(v)) out.hidden.emplace(hidden_names_[h], v);
+    for (size_t h = hidden_begin_[i]; h < hidden_begin_[i + 1]; ++h) {
+      out.hidden.emplace(hidden_names_[hidden_[h].first], hidden_[h].second);
     }
     if (out.status == Status::kOk) out.artifact = std::to_string(i);
     out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -611,7 +630,9 @@ class ReplayTarget final : public Target {
   std::vector<Measurement> latency_;
   std::vector<double> build_s_;
   std::vector<double> run_s_;
-  std::vector<double> hidden_;  // index * hidden_names_.size() + feature; NaN when not recorded
+  // The recorded hidden features of index i: hidden_[hidden_begin_[i] .. hidden_begin_[i + 1]).
+  std::vector<size_t> hidden_begin_;
+  std::vector<std::pair<uint32_t, double>> hidden_;
 };
 
 }  // namespace

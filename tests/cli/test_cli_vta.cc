@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ml2tuner/replay.h"
+#include "ml2tuner/vta.h"
 #include "vta/simulator.h"
 
 namespace ml2 {
@@ -124,6 +126,25 @@ TEST_F(CliVta, SweepWritesGroundTruthThatReplays) {
   EXPECT_EQ(rep["trials"], 480);
   EXPECT_DOUBLE_EQ(rep["best_latency_ms"].get<double>(), sum["best_latency_ms"].get<double>());
   EXPECT_EQ(rep["build_failures"], sum["counts"]["compile_error"]);
+  // Every configuration replays with the hidden features its VTA build gives.
+  VtaOptions o;
+  o.task = "resnet18.C9";
+  const auto vta = make_vta_target(o);
+  const auto replay = make_replay_target(file("c9.json.gz"));
+  ASSERT_EQ(replay->space().size(), vta->space().size());
+  size_t with_hidden = 0;
+  for (uint64_t i = 0; i < vta->space().size(); ++i) {
+    const Config c = vta->space().at(i);
+    json key = vta->space().to_json(c);  // the cache writes a split as its inner factor
+    for (auto& [name, v] : key.items()) {
+      if (v.is_array()) v = v[1];
+    }
+    const BuildResult built = vta->build(c),
+                      replayed = replay->build(replay->space().from_json(key));
+    EXPECT_EQ(replayed.hidden, built.hidden) << key.dump();
+    with_hidden += !replayed.hidden.empty() && replayed.hidden.count("estimate");
+  }
+  EXPECT_EQ(with_hidden, sum["counts"]["ok"].get<size_t>());
 }
 
 TEST_F(CliVta, TuneDefaultsToTheVtaTarget) {
