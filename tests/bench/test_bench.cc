@@ -72,6 +72,29 @@ TEST_F(Bench, ComputesThePapersMetricsAndResumes) {
     EXPECT_TRUE(m.contains(key)) << key;
   }
   EXPECT_TRUE(m.contains("rmse_p"));
+  // Samples to within 1 %: from the histories, against xgb's own trials to within 1 % of its best.
+  EXPECT_DOUBLE_EQ(x["samples_to_1pct"].get<double>(), 1.0);
+  auto history = [&](const char* tuner, int seed) {
+    const auto f = dir_ / "out" / "runs" / "spaces" / "bowl" / tuner /
+                   ("seed" + std::to_string(seed)) / "summary.json";
+    return json::parse(std::ifstream(f));
+  };
+  for (int seed : {1, 2}) {
+    const json xs = history("xgb", seed), ms = history("ml2", seed);
+    const double near = xs["best_latency_ms"].get<double>() * 1.01;
+    auto first = [&](const json& s) {
+      for (const json& h : s["history"]) {
+        if (h["latency_ms"].is_number() && h["latency_ms"].get<double>() <= near) {
+          return h["trial"].get<double>();
+        }
+      }
+      return s["trials"].get<double>();
+    };
+    EXPECT_DOUBLE_EQ(
+        r["tasks"]["spaces/bowl"]["ml2"]["seeds"][std::to_string(seed)]["samples_to_1pct"]
+            .get<double>(),
+        first(ms) / first(xs));
+  }
   // The optimum of a recorded space is known, so the gap is reported.
   const json& task = r["tasks"]["spaces/bowl"];
   EXPECT_DOUBLE_EQ(task["xgb"]["seeds"]["1"]["optimum_ms"].get<double>(), 1.0);
