@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -153,24 +154,36 @@ TEST_P(VtaStockLayer, EveryValidConfigurationMatchesTheReference) {
 INSTANTIATE_TEST_SUITE_P(ResNet18, VtaStockLayer,
                          ::testing::Values("resnet18.C9", "resnet18.C10", "resnet18.C11"));
 
+// Calls check() on up to `want` valid configurations among `draws` seeded draws from the extended
+// space of `name`; returns how many it checked.
+int check_extended_samples(
+    const char* name, uint64_t seed, int draws, int want,
+    const std::function<void(const Space&, const Config&, const CompileResult&)>& check) {
+  const Workload w = Workload::parse(name);
+  const Space space = make_space(w, kHw, Template::kExtended);
+  std::mt19937_64 rng(seed);
+  int valid = 0;
+  for (int draw = 0; draw < draws && valid < want; ++draw) {
+    const Config c = space.at(space.sample(rng));
+    CompileResult r = compile(kHw, w, schedule_of(space, c, Template::kExtended), 1);
+    if (!r.ok) continue;
+    ++valid;
+    check(space, c, r);
+  }
+  return valid;
+}
+
 // The extended template's partial tiles, folds, four threads and weight reuse compute correctly
 // too, on a seeded sample of each space.
 TEST(VtaCompiler, ExtendedTemplateSamplesMatchTheReference) {
   for (const char* name : {"resnet18.C5", "resnet18.C7", "resnet18.C11", "resnet18.fc",
                            "conv2d:h=9,w=11,ci=32,co=48,k=3,pad=1,stride=1"}) {
-    const Workload w = Workload::parse(name);
-    const Space space = make_space(w, kHw, Template::kExtended);
-    std::mt19937_64 rng(11);
-    int valid = 0;
-    for (int draw = 0; draw < 400 && valid < 25; ++draw) {
-      const Config c = space.at(space.sample(rng));
-      CompileResult r = compile(kHw, w, schedule_of(space, c, Template::kExtended), 1);
-      if (!r.ok) continue;
-      ++valid;
-      const SimResult sim = simulate(kHw, r.program);
-      EXPECT_EQ(sim.status, Status::kOk)
-          << name << " " << space.to_json(c).dump() << ": " << sim.message;
-    }
+    const int valid = check_extended_samples(
+        name, 11, 400, 25, [&](const Space& space, const Config& c, const CompileResult& r) {
+          const SimResult sim = simulate(kHw, r.program);
+          EXPECT_EQ(sim.status, Status::kOk)
+              << name << " " << space.to_json(c).dump() << ": " << sim.message;
+        });
     EXPECT_GT(valid, 5) << name;
   }
 }
@@ -181,26 +194,19 @@ TEST(VtaCompiler, ExtendedTemplateSamplesMatchTheReference) {
 // bounds it from above (one module is always busy in a program that does not deadlock).
 TEST(VtaCompiler, EstimateIsTheSimulatorsBusyTimeWithoutTheDataflow) {
   for (const char* name : {"resnet18.C9", "resnet18.C4"}) {
-    const Workload w = Workload::parse(name);
-    const Space space = make_space(w, kHw, Template::kExtended);
-    std::mt19937_64 rng(5);
-    int valid = 0;
-    for (int draw = 0; draw < 600 && valid < 40; ++draw) {
-      const Config c = space.at(space.sample(rng));
-      CompileResult r = compile(kHw, w, schedule_of(space, c, Template::kExtended), 1);
-      if (!r.ok) continue;
-      ++valid;
-      SimOptions timing;
-      timing.functional = false;
-      const SimResult sim = simulate(kHw, r.program, timing);
-      ASSERT_EQ(sim.status, Status::kOk) << sim.message;
-      const std::string at = std::string(name) + " " + space.to_json(c).dump();
-      EXPECT_EQ(r.hidden.at("estimate.load_cycles"), sim.load_busy) << at;
-      EXPECT_EQ(r.hidden.at("estimate.compute_cycles"), sim.compute_busy) << at;
-      EXPECT_EQ(r.hidden.at("estimate.store_cycles"), sim.store_busy) << at;
-      EXPECT_LE(r.hidden.at("estimate"), sim.cycles) << at;
-      EXPECT_GE(r.hidden.at("estimate.serial_cycles"), sim.cycles) << at;
-    }
+    const int valid = check_extended_samples(
+        name, 5, 600, 40, [&](const Space& space, const Config& c, const CompileResult& r) {
+          SimOptions timing;
+          timing.functional = false;
+          const SimResult sim = simulate(kHw, r.program, timing);
+          ASSERT_EQ(sim.status, Status::kOk) << sim.message;
+          const std::string at = std::string(name) + " " + space.to_json(c).dump();
+          EXPECT_EQ(r.hidden.at("estimate.load_cycles"), sim.load_busy) << at;
+          EXPECT_EQ(r.hidden.at("estimate.compute_cycles"), sim.compute_busy) << at;
+          EXPECT_EQ(r.hidden.at("estimate.store_cycles"), sim.store_busy) << at;
+          EXPECT_LE(r.hidden.at("estimate"), sim.cycles) << at;
+          EXPECT_GE(r.hidden.at("estimate.serial_cycles"), sim.cycles) << at;
+        });
     EXPECT_GT(valid, 20) << name;
   }
 }
