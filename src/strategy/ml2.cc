@@ -22,8 +22,10 @@
 // where the prior is on, else in the order drawn.
 // The prior (default on): where every successful build carries an `estimate` (the VTA target's
 // busiest-module cycles), ModelA learns latency / estimate rather than latency, so that it only has
-// to learn what the estimate misses (how well the modules overlap); a target without estimates
-// (the recorded GPU spaces) leaves ModelA as it was.
+// to learn what the estimate misses (how well the modules overlap), and a round builds
+// (alpha_prior + 1)·N candidates instead of (α + 1)·N (pa, ml2): ranked that well, more candidates
+// pay off. A target without estimates (the recorded GPU spaces) leaves ModelA as it was, and α
+// from the second round on (the first round cannot know yet).
 //
 // metrics(): rmse_p and rmse_a, the RMSE of log(latency) predicted by ModelP and ModelA for
 // configurations before they were run (the paper compares these); v_precision and v_recall of the
@@ -61,6 +63,7 @@ class Ml2Strategy final : public Strategy {
         rng_(seed),
         n_(static_cast<size_t>(p.integer("n"))),
         alpha_(p.number("alpha")),
+        alpha_prior_(use_a_ ? p.number("alpha_prior") : alpha_),
         threshold_(p.number("validity_threshold")),
         exploration_(p.number("exploration")),
         local_(p.number("local")),
@@ -83,9 +86,12 @@ class Ml2Strategy final : public Strategy {
   Proposal ask(size_t left) override {
     Proposal out;
     out.committed = false;
+    // A ModelA that learns relative to the estimate ranks well enough to pick among more builds
+    // (and before anything is known, the estimate itself picks the first runs among them).
+    const double alpha = use_prior_ && !missing_estimate_ ? alpha_prior_ : alpha_;
     const size_t want = std::max<size_t>(
         1,
-        static_cast<size_t>(std::llround((alpha_ + 1) * static_cast<double>(std::min(n_, left)))));
+        static_cast<size_t>(std::llround((alpha + 1) * static_cast<double>(std::min(n_, left)))));
     std::unordered_set<uint64_t> exclude;
     for (const auto& [index, k] : known_) exclude.insert(index);
     if (!p_.trained()) {
@@ -222,7 +228,7 @@ class Ml2Strategy final : public Strategy {
       k.latency_ms = o.latency_ms;
       k.trial = o.trial;
       if (o.hidden) k.hidden = *o.hidden;
-      if (o.stage == Stage::kBuild && o.status == Status::kOk) {
+      if (o.stage == Stage::kRun || o.status == Status::kOk) {  // the build succeeded
         const double e = estimate_of(o.hidden);
         (e > 0 && std::isfinite(e) ? seen_estimate_ : missing_estimate_) = true;
       }
@@ -469,7 +475,7 @@ class Ml2Strategy final : public Strategy {
   bool use_v_, use_a_;
   std::mt19937_64 rng_;
   size_t n_;
-  double alpha_, threshold_, exploration_, local_, revisit_;
+  double alpha_, alpha_prior_, threshold_, exploration_, local_, revisit_;
   bool expected_;   // the search walks P(valid) x ModelP (else ModelP above the threshold)
   bool use_prior_;  // ModelA learns latency relative to the hidden feature `estimate`
   bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded

@@ -230,7 +230,8 @@ TEST(ModelStrategies, Ml2ChoosesItsFirstRunsByTheTargetsEstimate) {
   for (const char* prior : {"estimate", "none"}) {
     StrategyOptions o;
     o.seed = 3;
-    o.params = {{"n", "4"}, {"alpha", "3"}, {"exploration", "0"}, {"prior", prior}};
+    o.params = {
+        {"n", "4"}, {"alpha", "3"}, {"alpha_prior", "3"}, {"exploration", "0"}, {"prior", prior}};
     auto ml2 = make_strategy("ml2", space, o);
     const Proposal first = ml2->ask(4);
     ASSERT_EQ(first.configs.size(), 16u);
@@ -251,24 +252,53 @@ TEST(ModelStrategies, Ml2ChoosesItsFirstRunsByTheTargetsEstimate) {
   }
 }
 
-TEST(ModelStrategies, Ml2WithThePriorLearnsOnATargetWithoutEstimates) {
-  // The bowl gives no `estimate`: the default prior stays off and ml2 tunes as without it.
-  TuneSummary a = tune("ml2", 7, 96, {{"n", "32"}, {"rounds", "30"}});
-  TuneSummary b = tune("ml2", 7, 96, {{"n", "32"}, {"rounds", "30"}, {"prior", "none"}});
-  EXPECT_EQ(a.history, b.history);
-  EXPECT_TRUE(std::isfinite(a.strategy_metrics.at("rmse_a")));
-}
-
 TEST(ModelStrategies, Ml2ModelALearnsRelativeToTheEstimate) {
   // latency / estimate is 2 or 3, one split on x: ModelA, learning that ratio, predicts unseen
   // latencies far better than it learns the bowl from the features.
   const std::map<std::string, std::string> p = {{"n", "16"}, {"rounds", "30"}};
   auto with_prior = p, without = p;
+  with_prior["alpha_prior"] = "1";  // the same builds per round as without the prior
   without["prior"] = "none";
   TuneSummary a = tune("ml2", 8, 96, with_prior, 48, 32, true);
   TuneSummary b = tune("ml2", 8, 96, without, 48, 32, true);
   EXPECT_LT(a.strategy_metrics.at("rmse_a"), 0.5 * b.strategy_metrics.at("rmse_a"));
   EXPECT_LT(a.strategy_metrics.at("rmse_a"), 0.05);
+}
+
+TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
+  // With the prior, pa and ml2 build (alpha_prior + 1) N candidates per round from the first on;
+  // after a round whose builds gave no estimate (a target without one), (alpha + 1) N, as they
+  // do without the prior, and as p always does.
+  const Space space = grid_space(48, 32);
+  auto second_round = [&](const char* tuner, const char* prior, bool estimate) {
+    StrategyOptions o;
+    o.seed = 4;
+    o.params = {{"n", "4"}, {"alpha", "1"}, {"rounds", "10"}, {"prior", prior}};
+    if (std::string(tuner) != "p") o.params["alpha_prior"] = "3";
+    auto s = make_strategy(tuner, space, o);
+    const Proposal first = s->ask(100);
+    const bool wide = std::string(tuner) != "p" && std::string(prior) == "estimate";
+    EXPECT_EQ(first.configs.size(), wide ? 16u : 8u) << tuner << " " << prior;
+    std::vector<HiddenFeatures> hidden(first.configs.size());
+    std::vector<Outcome> told(first.configs.size());
+    for (size_t i = 0; i < told.size(); ++i) {
+      const Config c = space.at(first.configs[i]);
+      const double ms = bowl_ms(c[0], c[1]);
+      if (estimate) hidden[i]["estimate"] = ms / 2;
+      told[i].index = first.configs[i];
+      told[i].stage = Stage::kRun;
+      told[i].latency_ms = ms;
+      told[i].hidden = &hidden[i];
+      told[i].trial = true;
+    }
+    s->tell(told);
+    return s->ask(100).configs.size();
+  };
+  EXPECT_EQ(second_round("ml2", "estimate", true), 16u);
+  EXPECT_EQ(second_round("pa", "estimate", true), 16u);
+  EXPECT_EQ(second_round("ml2", "none", true), 8u);
+  EXPECT_EQ(second_round("ml2", "estimate", false), 8u);
+  EXPECT_EQ(second_round("p", "estimate", true), 8u);
 }
 
 TEST(ModelStrategies, AblationsAndGaRun) {
