@@ -72,7 +72,10 @@ struct TuneSummary {
   std::map<std::string, double> strategy_metrics;  // Strategy::metrics() at the end
   int64_t resumed_trials = 0;                      // trials found in the store at start
   int64_t new_trials = 0;                          // trials measured by this call
-  nlohmann::json history;                          // [{trial, config, status, latency_ms}]
+  nlohmann::json history;                          // [{trial, config, stage, status, latency_ms}]
+  // Per history entry, the virtual clock (s) when that trial's outcome was final: each round's
+  // builds in parallel on the build jobs, then its runs one after another.
+  std::vector<double> trial_virtual_s;
 
   nlohmann::json to_json() const;
 };

@@ -219,6 +219,17 @@ int64_t first_reaching(const json& history, double target) {
   return 0;
 }
 
+// The virtual clock when trial `trial` (1-based) was final; NaN for a summary without it.
+double clock_at(const json& summary, int64_t trial) {
+  auto it = summary.find("trial_virtual_s");
+  if (it == summary.end() || !it->is_array() || trial < 1 ||
+      static_cast<size_t>(trial) > it->size()) {
+    return nan();
+  }
+  const json& v = (*it)[static_cast<size_t>(trial - 1)];
+  return v.is_number() ? v.get<double>() : nan();
+}
+
 // The space's optimum, where it is cheap to know (recorded spaces: every answer is a lookup).
 double known_optimum(const Task& t) {
   if (t.target != "replay") return nan();
@@ -289,6 +300,9 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
           const int64_t mine_near = first_reaching(s["history"], target * 1.01);
           m["samples_to_1pct"] = static_cast<double>(mine_near > 0 ? mine_near : trials) /
                                  static_cast<double>(xgb_near);
+          // Virtual time instead of trials: builds that never became trials count here.
+          const double mine_s = mine > 0 ? clock_at(s, mine) : metric(s, "virtual_time_s");
+          m["time_to_equal"] = number(mine_s / clock_at(x, xgb_first));
         }
         const double invalid = s["invalid_trials"].get<double>();
         const double xgb_invalid = x["invalid_trials"].get<double>();
@@ -358,22 +372,25 @@ std::string markdown(const json& r, const BenchOptions& o) {
   }
   md << "; " << o.trials << " trials per run; seeds 1.." << o.seeds
      << "; means over seeds (and tasks).\n\n## Overall\n\n"
-     << "| tuner | samples to equal xgb | not equalled | samples to within 1 % | invalid trials "
-        "| reduction vs xgb | run failures | builds | RMSE P | RMSE A | ModelV precision / recall "
-        "| overhead per round |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+     << "| tuner | samples to equal xgb | not equalled | samples to within 1 % | virtual time to "
+        "equal | invalid trials | reduction vs xgb | run failures | builds | RMSE P | RMSE A | "
+        "ModelV precision / recall | overhead per round |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const std::string& t : o.tuners) {
     const json& m = r["overall"][t];
     md << "| " << t << " | " << cell(m, "samples_to_equal", "%.1f %%") << " | "
        << cell(m, "not_equalled", "%.0f") << " | " << cell(m, "samples_to_1pct", "%.1f %%") << " | "
-       << cell(m, "invalid_trials", "%.1f") << " | " << cell(m, "invalid_trials_reduction", "%.3f")
-       << " | " << cell(m, "run_failures", "%.1f") << " | " << cell(m, "builds", "%.0f") << " | "
-       << cell(m, "rmse_p", "%.3f") << " | " << cell(m, "rmse_a", "%.3f") << " | "
-       << cell(m, "v_precision", "%.2f") << " / " << cell(m, "v_recall", "%.2f") << " | "
-       << cell(m, "strategy_s_per_round", "%.2f s") << " |\n";
+       << cell(m, "time_to_equal", "%.1f %%") << " | " << cell(m, "invalid_trials", "%.1f") << " | "
+       << cell(m, "invalid_trials_reduction", "%.3f") << " | " << cell(m, "run_failures", "%.1f")
+       << " | " << cell(m, "builds", "%.0f") << " | " << cell(m, "rmse_p", "%.3f") << " | "
+       << cell(m, "rmse_a", "%.3f") << " | " << cell(m, "v_precision", "%.2f") << " / "
+       << cell(m, "v_recall", "%.2f") << " | " << cell(m, "strategy_s_per_round", "%.2f s")
+       << " |\n";
   }
   md << "\nsamples to equal: a tuner's trials to reach xgb's final best / xgb's own (as a "
         "percentage below; 100 % = as many as xgb). samples to within 1 %: a tuner's trials to "
-        "come within 1 % of xgb's final best / xgb's own trials to come within 1 % of it.\n\n"
+        "come within 1 % of xgb's final best / xgb's own trials to come within 1 % of it. "
+        "virtual time to equal: the same in virtual time (builds included).\n\n"
         "## Per task\n\n"
      << "| task | tuner | best latency | gap to optimum | samples to equal | invalid (build / run) "
         "| builds |\n|---|---|---|---|---|---|---|\n";
@@ -435,7 +452,7 @@ json run_bench(const BenchOptions& o) {
   json result = aggregate(tasks, runs, o);
   // Percentages read more easily in the tables.
   auto percent = [](json& m) {
-    for (const char* k : {"samples_to_equal", "samples_to_1pct"}) {
+    for (const char* k : {"samples_to_equal", "samples_to_1pct", "time_to_equal"}) {
       if (m.contains(k) && m[k].is_number()) m[k] = 100.0 * m[k].get<double>();
     }
   };

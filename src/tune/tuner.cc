@@ -92,6 +92,7 @@ json TuneSummary::to_json() const {
   j["resumed_trials"] = resumed_trials;
   j["new_trials"] = new_trials;
   j["history"] = history;
+  j["trial_virtual_s"] = trial_virtual_s;
   return j;
 }
 
@@ -110,17 +111,32 @@ TuneSummary summarize(const std::vector<Record>& records, const SessionInfo& ses
   for (const Record& r : records) {
     ++s.builds;  // every record was built (a run needs a build)
     builds_by_round[r.round].push_back(charged(r.virtual_build_s, r.build_time_s));
-    if (r.stage == Stage::kRun) s.virtual_time_s += charged(r.virtual_run_s, r.run_time_s);
+    if (r.stage == Stage::kRun && !r.trial) {  // a run that never finished still took its time
+      s.virtual_time_s += charged(r.virtual_run_s, r.run_time_s);
+    }
     const bool build_failed = r.stage == Stage::kBuild && r.status != Status::kOk;
     if (build_failed) ++s.build_failures;
     if (r.trial) trials.push_back(&r);
   }
+  // The virtual clock: a round's builds (in parallel), then its runs one after another. A trial's
+  // time is the clock when its outcome was final.
+  std::map<int64_t, double> builds_done;  // round -> clock when its builds were done
+  std::map<int64_t, double> runs_of_round;
+  for (const Record* r : trials) {
+    if (r->stage == Stage::kRun)
+      runs_of_round[r->round] += charged(r->virtual_run_s, r->run_time_s);
+  }
   for (auto& [round, costs] : builds_by_round) {
-    s.virtual_time_s += parallel_makespan(std::move(costs), build_jobs);
+    const double makespan = parallel_makespan(std::move(costs), build_jobs);
+    builds_done[round] = s.virtual_time_s + makespan;
+    s.virtual_time_s += makespan + runs_of_round[round];
   }
   std::sort(trials.begin(), trials.end(),
             [](const Record* a, const Record* b) { return *a->trial < *b->trial; });
+  std::map<int64_t, double> clock = builds_done;
   for (const Record* r : trials) {
+    double& at = clock[r->round];
+    if (r->stage == Stage::kRun) at += charged(r->virtual_run_s, r->run_time_s);
     ++s.trials;
     ++s.trial_status[std::string(to_string(r->status))];
     if (r->status != Status::kOk) {
@@ -138,6 +154,7 @@ TuneSummary summarize(const std::vector<Record>& records, const SessionInfo& ses
     h["status"] = to_string(r->status);
     h["latency_ms"] = r->latency ? json(r->latency->mean_ms) : json(nullptr);
     s.history.push_back(std::move(h));
+    s.trial_virtual_s.push_back(at);
   }
   return s;
 }

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -134,6 +135,17 @@ TEST(Tuner, CountsTrialsBuildsAndFailures) {
   // Virtual time: 13 rounds of 16 builds at 0.5 s on 2 lanes (the last round has 8) plus
   // 180 runs at 0.25 s.
   EXPECT_NEAR(s.virtual_time_s, 12 * 4.0 + 2.0 + 180 * 0.25, 1e-9);
+  // The clock per trial: round 1's builds end at 4 s; x = 0 fails to build (trials 1-4 final at
+  // 4 s), then each run adds 0.25 s (trial 5 at 4.25 s, trial 16 at 7 s); round 2's builds end at
+  // 11 s, its first run at 11.25 s; the last trial ends the run.
+  ASSERT_EQ(s.trial_virtual_s.size(), 200u);
+  EXPECT_DOUBLE_EQ(s.trial_virtual_s[0], 4.0);
+  EXPECT_DOUBLE_EQ(s.trial_virtual_s[3], 4.0);
+  EXPECT_DOUBLE_EQ(s.trial_virtual_s[4], 4.25);
+  EXPECT_DOUBLE_EQ(s.trial_virtual_s[15], 7.0);
+  EXPECT_DOUBLE_EQ(s.trial_virtual_s[16], 11.25);
+  EXPECT_NEAR(s.trial_virtual_s.back(), s.virtual_time_s, 1e-9);
+  EXPECT_TRUE(std::is_sorted(s.trial_virtual_s.begin(), s.trial_virtual_s.end()));
   EXPECT_EQ(store.records().size(), 200u);
 }
 
