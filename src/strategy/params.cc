@@ -96,8 +96,9 @@ const std::vector<ParamSpec>& param_specs() {
        64,
        false,
        {},
-       "ml2: alpha once ModelA learns relative to the target's compile-time estimate (see prior): "
-       "ranked that well, more built candidates pay off (pa, ml2)",
+       "ml2: alpha while ModelA learns relative to the target's compile-time estimate (see "
+       "prior; from the first round, back to alpha once a build gives no estimate): ranked that "
+       "well, more built candidates pay off (pa, ml2)",
        {"ml2", "pa"}},
       {"validity_threshold",
        "0.2",
