@@ -23,9 +23,10 @@
 // The prior (default on): where every successful build carries an `estimate` (the VTA target's
 // busiest-module cycles), ModelA learns latency / estimate rather than latency, so that it only has
 // to learn what the estimate misses (how well the modules overlap), and a round builds
-// (alpha_prior + 1)·N candidates instead of (α + 1)·N (pa, ml2): ranked that well, more candidates
-// pay off. A target without estimates (the recorded GPU spaces) leaves ModelA as it was, and α
-// from the second round on (the first round cannot know yet).
+// (alpha_prior + 1)·N candidates instead of (α + 1)·N (pa, ml2; default 1, the same as α): more
+// candidates for a ModelA that ranks them well, traded against build time. A target without
+// estimates (the recorded GPU spaces) leaves ModelA as it was, and α from the second round on
+// (the first round cannot know yet).
 //
 // metrics(): rmse_p and rmse_a, the RMSE of log(latency) predicted by ModelP and ModelA for
 // configurations before they were run (the paper compares these); v_precision and v_recall of the

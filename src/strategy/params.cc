@@ -91,14 +91,14 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: build (alpha+1)*N candidates per round; ModelA picks the N to run",
        kModelTuners},
       {"alpha_prior",
-       "7",
+       "1",
        0,
        64,
        false,
        {},
        "ml2: alpha while ModelA learns relative to the target's compile-time estimate (see "
-       "prior; from the first round, back to alpha once a build gives no estimate): ranked that "
-       "well, more built candidates pay off (pa, ml2)",
+       "prior; from the first round, back to alpha once a build gives no estimate): more builds "
+       "for a ModelA that ranks them well, traded against build time (pa, ml2)",
        {"ml2", "pa"}},
       {"validity_threshold",
        "0.2",
