@@ -33,6 +33,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "ml2tuner/model.h"
 
@@ -78,6 +79,12 @@ PerformanceModel::PerformanceModel(ModelOptions options) : options_(options) {}
 
 void PerformanceModel::check_baseline(const FeatureMatrix& x, const std::vector<double>& baseline,
                                       const char* call) const {
+  // Asked after a fit: the baseline must be there exactly when the fit had one.
+  if (std::string_view(call) != "fit" && baseline.empty() == with_baseline_) {
+    throw std::invalid_argument(std::string("PerformanceModel::") + call +
+                                ": the model was fitted " + (with_baseline_ ? "with" : "without") +
+                                " a baseline");
+  }
   if (baseline.empty()) return;
   if (options_.label == PerfLabel::kRank) {
     throw std::invalid_argument(std::string("PerformanceModel::") + call +
@@ -147,10 +154,6 @@ std::vector<double> PerformanceModel::score(const FeatureMatrix& x,
                                             const std::vector<double>& baseline) const {
   if (!booster_.trained()) return std::vector<double>(x.rows, 0.0);
   check_baseline(x, baseline, "score");
-  if (baseline.empty() == with_baseline_) {
-    throw std::invalid_argument(std::string("PerformanceModel::score: the model was fitted ") +
-                                (with_baseline_ ? "with" : "without") + " a baseline");
-  }
   const std::vector<float> p = booster_.predict(x);
   std::vector<double> out(p.begin(), p.end());
   for (size_t i = 0; i < baseline.size(); ++i) {
@@ -170,11 +173,6 @@ std::vector<double> PerformanceModel::predict_latency_ms(
   }
   if (!booster_.trained()) throw std::logic_error("PerformanceModel: not trained");
   check_baseline(x, baseline, "predict_latency_ms");
-  if (baseline.empty() == with_baseline_) {
-    throw std::invalid_argument(
-        std::string("PerformanceModel::predict_latency_ms: the model was ") + "fitted " +
-        (with_baseline_ ? "with" : "without") + " a baseline");
-  }
   const std::vector<float> p = booster_.predict(x);
   std::vector<double> out(p.size());
   for (size_t i = 0; i < p.size(); ++i) {
