@@ -113,8 +113,9 @@ class PerformanceModel {
   bool trained() const { return booster_.trained(); }
 
  private:
-  void check_baseline(const FeatureMatrix& x, const std::vector<double>& baseline,
-                      const char* call) const;
+  // Throws for a baseline that is malformed or, when `after_fit`, does not match the fit.
+  void check_baseline(const FeatureMatrix& x, const std::vector<double>& baseline, const char* call,
+                      bool after_fit) const;
 
   ModelOptions options_;
   Booster booster_;

@@ -33,7 +33,6 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 
 #include "ml2tuner/model.h"
 
@@ -78,9 +77,8 @@ const char* to_string(PerfLabel label) {
 PerformanceModel::PerformanceModel(ModelOptions options) : options_(options) {}
 
 void PerformanceModel::check_baseline(const FeatureMatrix& x, const std::vector<double>& baseline,
-                                      const char* call) const {
-  // Asked after a fit: the baseline must be there exactly when the fit had one.
-  if (std::string_view(call) != "fit" && baseline.empty() == with_baseline_) {
+                                      const char* call, bool after_fit) const {
+  if (after_fit && baseline.empty() == with_baseline_) {
     throw std::invalid_argument(std::string("PerformanceModel::") + call +
                                 ": the model was fitted " + (with_baseline_ ? "with" : "without") +
                                 " a baseline");
@@ -109,7 +107,7 @@ void PerformanceModel::fit(const FeatureMatrix& x, const std::vector<double>& la
     throw std::invalid_argument("PerformanceModel::fit: " + std::to_string(latency_ms.size()) +
                                 " latencies for " + std::to_string(x.rows) + " rows");
   }
-  check_baseline(x, baseline, "fit");
+  check_baseline(x, baseline, "fit", false);
   // With a baseline the model learns latency / baseline.
   std::vector<double> relative = latency_ms;
   if (!baseline.empty()) {
@@ -153,7 +151,7 @@ void PerformanceModel::fit(const FeatureMatrix& x, const std::vector<double>& la
 std::vector<double> PerformanceModel::score(const FeatureMatrix& x,
                                             const std::vector<double>& baseline) const {
   if (!booster_.trained()) return std::vector<double>(x.rows, 0.0);
-  check_baseline(x, baseline, "score");
+  check_baseline(x, baseline, "score", true);
   const std::vector<float> p = booster_.predict(x);
   std::vector<double> out(p.begin(), p.end());
   for (size_t i = 0; i < baseline.size(); ++i) {
@@ -172,7 +170,7 @@ std::vector<double> PerformanceModel::predict_latency_ms(
     throw std::logic_error("PerformanceModel: a rank model predicts an order, not a latency");
   }
   if (!booster_.trained()) throw std::logic_error("PerformanceModel: not trained");
-  check_baseline(x, baseline, "predict_latency_ms");
+  check_baseline(x, baseline, "predict_latency_ms", true);
   const std::vector<float> p = booster_.predict(x);
   std::vector<double> out(p.size());
   for (size_t i = 0; i < p.size(); ++i) {

@@ -89,7 +89,7 @@ class Ml2Strategy final : public Strategy {
     out.committed = false;
     // A ModelA that learns relative to the estimate ranks well enough to pick among more builds
     // (and before anything is known, the estimate itself picks the first runs among them).
-    const double alpha = use_prior_ && !missing_estimate_ ? alpha_prior_ : alpha_;
+    const double alpha = prior_on() ? alpha_prior_ : alpha_;
     const size_t want = std::max<size_t>(
         1,
         static_cast<size_t>(std::llround((alpha + 1) * static_cast<double>(std::min(n_, left)))));
@@ -184,10 +184,6 @@ class Ml2Strategy final : public Strategy {
     // The post-build validity check; what it drops can still be drawn for exploration below.
     std::vector<double> p2(built.size(), 1.0);
     if (use_v_ && v_hidden_.trained()) p2 = v_hidden_.p_valid(full);
-    std::vector<size_t> kept;
-    for (size_t i : candidates) {
-      if (p2[i] >= threshold_) kept.push_back(i);
-    }
     // Rank by ModelA (pa, ml2) or ModelP; untrained: by the prior (ModelA's tuners), else the
     // search order.
     const std::vector<double> base = baselines(hidden);
@@ -196,12 +192,14 @@ class Ml2Strategy final : public Strategy {
       score = a_.score(full, base);
     } else if (p_.trained()) {
       score = p_.score(knob);
-    } else if (use_a_ && use_prior_ && !missing_estimate_) {
+    } else if (use_a_ && prior_on()) {
       const std::vector<double> e = estimates(hidden);
       for (size_t i = 0; i < built.size(); ++i) score[i] = -std::log(e[i]);
     }
-    std::stable_sort(kept.begin(), kept.end(),
-                     [&](size_t a, size_t b) { return score[a] > score[b]; });
+    std::vector<size_t> kept;
+    for (size_t i : best_first(score)) {
+      if (p2[i] >= threshold_) kept.push_back(i);
+    }
     const size_t explore =
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(n_run)));
     std::vector<size_t> picks(
@@ -342,6 +340,9 @@ class Ml2Strategy final : public Strategy {
     return out;
   }
 
+  // The prior is on and no successful build so far lacked an estimate.
+  bool prior_on() const { return use_prior_ && !missing_estimate_; }
+
   static double estimate_of(const HiddenFeatures* h) {
     if (!h) return std::nan("");
     auto it = h->find("estimate");
@@ -463,7 +464,7 @@ class Ml2Strategy final : public Strategy {
     p_.fit(ok_knob, ok_lat);
     // ModelA is trained in every variant so that its error can be compared with ModelP's on the
     // same configurations; only pa and ml2 rank by it.
-    a_with_prior_ = use_prior_ && seen_estimate_ && !missing_estimate_;
+    a_with_prior_ = prior_on() && seen_estimate_;
     a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat, baselines(ok_hidden));
     if (use_v_) {
       v_.fit(knob_features(space_, labelled_idx), labelled_status);

@@ -693,7 +693,7 @@ HiddenFeatures Lowering::hidden_features() const {
                      i.x_size * i.y_size;
       if (i.y_size == 0 || i.x_size == 0) ++noops;
       // Loads of inp/wgt and stores live on the load and store modules.
-      if (op == Opcode::kLoad && (i.mem() == MemType::kInp || i.mem() == MemType::kWgt)) {
+      if (on_load) {
         pushes[0] += i.push_next_dep;
         pops[1] += i.pop_next_dep;
       } else if (op == Opcode::kStore) {
