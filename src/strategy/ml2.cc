@@ -75,7 +75,9 @@ class Ml2Strategy final : public Strategy {
                   {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
                   seed ^ 0xa11ea1ULL) {
     model_options_.rounds = p.integer("rounds");
-    model_options_.label = perf_label_from_string(p.text("label"));
+    auto_label_ = p.text("label") == "auto";
+    model_options_.label =
+        auto_label_ ? PerfLabel::kLogLatency : perf_label_from_string(p.text("label"));
     model_options_.seed = seed;
     validity_options_.rounds = p.integer("rounds");
     validity_options_.seed = seed;
@@ -459,12 +461,23 @@ class Ml2Strategy final : public Strategy {
         ok_hidden.push_back(&k.hidden);
       }
     }
+    a_with_prior_ = prior_on() && seen_estimate_;
+    if (auto_label_) {
+      // auto: -log(latency) where the models learn relative to the target's estimate (a ratio,
+      // well-behaved in log space), else throughput normalised by the best, which spends the
+      // models' capacity on the fast configurations, as AutoTVM's does.
+      const PerfLabel label = a_with_prior_ ? PerfLabel::kLogLatency : PerfLabel::kThroughput;
+      if (label != model_options_.label) {
+        model_options_.label = label;
+        p_ = PerformanceModel(model_options_);
+        a_ = PerformanceModel(model_options_);
+      }
+    }
     // Sorted by index so that the same history gives the same models.
     const FeatureMatrix ok_knob = knob_features(space_, ok_idx);
     p_.fit(ok_knob, ok_lat);
     // ModelA is trained in every variant so that its error can be compared with ModelP's on the
     // same configurations; only pa and ml2 rank by it.
-    a_with_prior_ = prior_on() && seen_estimate_;
     a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat, baselines(ok_hidden));
     if (use_v_) {
       v_.fit(knob_features(space_, labelled_idx), labelled_status);
@@ -478,8 +491,9 @@ class Ml2Strategy final : public Strategy {
   std::mt19937_64 rng_;
   size_t n_;
   double alpha_, alpha_prior_, threshold_, exploration_, local_, revisit_;
-  bool expected_;   // the search walks P(valid) x ModelP (else ModelP above the threshold)
-  bool use_prior_;  // ModelA learns latency relative to the hidden feature `estimate`
+  bool expected_;    // the search walks P(valid) x ModelP (else ModelP above the threshold)
+  bool use_prior_;   // ModelA learns latency relative to the hidden feature `estimate`
+  bool auto_label_;  // the label follows the prior: log-latency with it, throughput without
   bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded
   bool a_with_prior_ = false;  // ModelA was last fitted relative to the estimate
   Annealer annealer_;

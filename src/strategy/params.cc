@@ -154,13 +154,14 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: boosting rounds of ModelP, ModelV and ModelA (the paper compares 100 and 300)",
        kModelTuners},
       {"label",
-       "log_latency",
+       "auto",
        0,
        0,
        false,
-       {"throughput", "log_latency", "rank"},
+       {"auto", "throughput", "log_latency", "rank"},
        "ml2: what ModelP and ModelA learn: throughput normalised by the best (AutoTVM's), "
-       "-log(latency), or a pairwise rank",
+       "-log(latency), or a pairwise rank; auto, -log(latency) while ModelA learns relative to "
+       "the target's estimate (see prior), throughput otherwise",
        kModelTuners},
       {"prior",
        "estimate",

@@ -265,6 +265,22 @@ TEST(ModelStrategies, Ml2ModelALearnsRelativeToTheEstimate) {
   EXPECT_LT(a.strategy_metrics.at("rmse_a"), 0.05);
 }
 
+TEST(ModelStrategies, Ml2LabelFollowsThePrior) {
+  // The default label, auto: -log(latency) where ModelA learns relative to the target's estimate,
+  // throughput normalised by the best where the target gives none (or the prior is off).
+  auto history = [](const char* label, bool estimate, const char* prior = "estimate") {
+    std::map<std::string, std::string> p = {{"n", "16"}, {"rounds", "30"}, {"prior", prior}};
+    if (label) p["label"] = label;
+    return tune("ml2", 9, 80, p, 48, 32, estimate).history;
+  };
+  const auto plain = history(nullptr, false), with_estimate = history(nullptr, true);
+  EXPECT_EQ(plain, history("throughput", false));
+  EXPECT_NE(plain, history("log_latency", false));
+  EXPECT_EQ(with_estimate, history("log_latency", true));
+  EXPECT_NE(with_estimate, history("throughput", true));
+  EXPECT_EQ(history(nullptr, true, "none"), history("throughput", true, "none"));
+}
+
 TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
   // With the prior, pa and ml2 build (alpha_prior + 1) N candidates per round from the first on;
   // after a round whose builds gave no estimate (a target without one), (alpha + 1) N, as they
