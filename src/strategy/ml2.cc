@@ -26,7 +26,9 @@
 // (alpha_prior + 1)·N candidates instead of (α + 1)·N (pa, ml2; default 1, the same as α): more
 // candidates for a ModelA that ranks them well, traded against build time. A target without
 // estimates (the recorded GPU spaces) leaves ModelA as it was, and α from the second round on
-// (the first round cannot know yet).
+// (the first round cannot know yet). Where no build gives any hidden feature (Kernel Tuner's
+// caches), ModelA could only rank by the knobs, as ModelP did when it proposed the candidates, so
+// pa and ml2 build N per round from the second on: more builds would only cost build time.
 //
 // metrics(): rmse_p and rmse_a, the RMSE of log(latency) predicted by ModelP and ModelA for
 // configurations before they were run (the paper compares these); v_precision and v_recall of the
@@ -91,7 +93,9 @@ class Ml2Strategy final : public Strategy {
     out.committed = false;
     // A ModelA that learns relative to the estimate ranks well enough to pick among more builds
     // (and before anything is known, the estimate itself picks the first runs among them).
-    const double alpha = prior_on() ? alpha_prior_ : alpha_;
+    // Where the builds reveal no hidden features, ModelA can only rank by the knobs, as ModelP
+    // already did when it proposed them: building more than N then only costs build time.
+    const double alpha = prior_on() ? alpha_prior_ : builds_reveal_nothing() ? 0.0 : alpha_;
     const size_t want = std::max<size_t>(
         1,
         static_cast<size_t>(std::llround((alpha + 1) * static_cast<double>(std::min(n_, left)))));
@@ -230,6 +234,7 @@ class Ml2Strategy final : public Strategy {
       k.trial = o.trial;
       if (o.hidden) k.hidden = *o.hidden;
       if (o.stage == Stage::kRun || o.status == Status::kOk) {  // the build succeeded
+        built_ok_ = true;
         const double e = estimate_of(o.hidden);
         (e > 0 && std::isfinite(e) ? seen_estimate_ : missing_estimate_) = true;
       }
@@ -341,6 +346,9 @@ class Ml2Strategy final : public Strategy {
     }
     return out;
   }
+
+  // pa and ml2 after successful builds none of which gave a hidden feature.
+  bool builds_reveal_nothing() const { return use_a_ && built_ok_ && hidden_names_.empty(); }
 
   // The prior is on and no successful build so far lacked an estimate.
   bool prior_on() const { return use_prior_ && !missing_estimate_; }
@@ -495,6 +503,7 @@ class Ml2Strategy final : public Strategy {
   bool use_prior_;   // ModelA learns latency relative to the hidden feature `estimate`
   bool auto_label_;  // the label follows the prior: log-latency with it, throughput without
   bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded
+  bool built_ok_ = false;                                  // some build succeeded
   bool a_with_prior_ = false;  // ModelA was last fitted relative to the estimate
   Annealer annealer_;
   ModelOptions model_options_;

@@ -88,7 +88,9 @@ const std::vector<ParamSpec>& param_specs() {
        64,
        false,
        {},
-       "ml2: build (alpha+1)*N candidates per round; ModelA picks the N to run",
+       "ml2: build (alpha+1)*N candidates per round; ModelA picks the N to run (pa and ml2 "
+       "build N once the builds have shown no hidden features: ModelA would rank by the knobs, "
+       "as ModelP did)",
        kModelTuners},
       {"alpha_prior",
        "1",

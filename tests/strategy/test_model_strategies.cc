@@ -201,8 +201,10 @@ TEST(ModelStrategies, Ml2LocalShareProposesNeighboursOfTheBestRun) {
   o.params = {{"n", "4"},           {"alpha", "1"},   {"local", "1"},
               {"exploration", "0"}, {"revisit", "0"}, {"rounds", "20"}};
   auto ml2 = make_strategy("ml2", space, o);
-  // Ten runs on the bowl; the best of them is (20, 10).
+  // Ten runs on the bowl; the best of them is (20, 10). Their builds gave a hidden feature (without
+  // any, ml2 would build only N).
   std::vector<Outcome> told;
+  std::vector<HiddenFeatures> hidden(10);
   const std::vector<std::pair<int, int>> points = {{2, 3}, {40, 30}, {10, 25}, {30, 2},  {20, 10},
                                                    {5, 5}, {45, 1},  {33, 20}, {15, 30}, {1, 17}};
   for (auto [x, y] : points) {
@@ -210,6 +212,8 @@ TEST(ModelStrategies, Ml2LocalShareProposesNeighboursOfTheBestRun) {
     out.index = *space.index_of(Config{static_cast<uint32_t>(x), static_cast<uint32_t>(y)});
     out.stage = Stage::kRun;
     out.latency_ms = 1.0 + 0.01 * ((x - 23) * (x - 23) + 3 * (y - 11) * (y - 11));
+    hidden[told.size()]["x_plus_y"] = x + y;
+    out.hidden = &hidden[told.size()];
     out.trial = true;
     told.push_back(out);
   }
@@ -284,16 +288,19 @@ TEST(ModelStrategies, Ml2LabelFollowsThePrior) {
 TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
   // With the prior, pa and ml2 build (alpha_prior + 1) N candidates per round from the first on;
   // after a round whose builds gave no estimate (a target without one), (alpha + 1) N, as they
-  // do without the prior, and as p always does.
+  // do without the prior, and as p always does. After builds that gave no hidden feature at all,
+  // pa and ml2 build N (ModelA would rank by the knobs alone); p and pv still (alpha + 1) N.
   const Space space = grid_space(48, 32);
-  auto second_round = [&](const char* tuner, const char* prior, bool estimate) {
+  auto second_round = [&](const char* tuner, const char* prior, bool estimate,
+                          bool other_hidden = true) {
     StrategyOptions o;
     o.seed = 4;
     o.params = {{"n", "4"}, {"alpha", "1"}, {"rounds", "10"}, {"prior", prior}};
-    if (std::string(tuner) != "p") o.params["alpha_prior"] = "3";
+    const bool with_a = std::string(tuner) == "ml2" || std::string(tuner) == "pa";
+    if (with_a) o.params["alpha_prior"] = "3";
     auto s = make_strategy(tuner, space, o);
     const Proposal first = s->ask(100);
-    const bool wide = std::string(tuner) != "p" && std::string(prior) == "estimate";
+    const bool wide = with_a && std::string(prior) == "estimate";
     EXPECT_EQ(first.configs.size(), wide ? 16u : 8u) << tuner << " " << prior;
     std::vector<HiddenFeatures> hidden(first.configs.size());
     std::vector<Outcome> told(first.configs.size());
@@ -301,6 +308,7 @@ TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
       const Config c = space.at(first.configs[i]);
       const double ms = bowl_ms(c[0], c[1]);
       if (estimate) hidden[i]["estimate"] = ms / 2;
+      if (other_hidden) hidden[i]["x_plus_y"] = static_cast<double>(c[0] + c[1]);
       told[i].index = first.configs[i];
       told[i].stage = Stage::kRun;
       told[i].latency_ms = ms;
@@ -315,6 +323,10 @@ TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
   EXPECT_EQ(second_round("ml2", "none", true), 8u);
   EXPECT_EQ(second_round("ml2", "estimate", false), 8u);
   EXPECT_EQ(second_round("p", "estimate", true), 8u);
+  EXPECT_EQ(second_round("ml2", "estimate", false, false), 4u);
+  EXPECT_EQ(second_round("pa", "none", false, false), 4u);
+  EXPECT_EQ(second_round("pv", "estimate", false, false), 8u);
+  EXPECT_EQ(second_round("p", "none", false, false), 8u);
 }
 
 TEST(ModelStrategies, AblationsAndGaRun) {
