@@ -144,13 +144,14 @@ TEST_F(Bench, PassesParametersToTheTunersThatReadThem) {
   o.params = {{"n", "8"}, {"plan_size", "16"}};
   const json r = run_bench(o);
   EXPECT_EQ(r["config"]["params"]["n"], "8");
-  // ml2 runs 8 per round (48 trials: 6 rounds; 2 by default); xgb reads plan_size, random
-  // reads neither and is not refused for it.
+  // ml2 runs up to 8 per round (48 trials: 6 rounds, more where a round's builds failed; 2 by
+  // default); xgb reads plan_size, random reads neither and is not refused for it.
   auto rounds = [&](const char* tuner) {
     const auto f = dir_ / "out" / "runs" / "spaces" / "bowl" / tuner / "seed1" / "summary.json";
     return json::parse(std::ifstream(f))["rounds"].get<int64_t>();
   };
-  EXPECT_EQ(rounds("ml2"), 6);
+  EXPECT_GE(rounds("ml2"), 6);
+  EXPECT_LE(rounds("ml2"), 8);
   EXPECT_EQ(rounds("random"), 1);
 }
 
