@@ -32,7 +32,9 @@
 //
 // metrics(): rmse_p and rmse_a, the RMSE of log(latency) predicted by ModelP and ModelA for
 // configurations before they were run (the paper compares these); v_precision and v_recall of the
-// pre-build validity gate on the candidates whose validity became known (invalid is positive).
+// pre-build validity gate (invalid is positive), measured on the random exploration candidates,
+// which are built whatever the gate predicts (the gate's own choices would only show how often
+// what it let through failed), wherever their validity became known: a build failure or a run.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -101,6 +103,7 @@ class Ml2Strategy final : public Strategy {
         static_cast<size_t>(std::llround((alpha + 1) * static_cast<double>(std::min(n_, left)))));
     std::unordered_set<uint64_t> exclude;
     for (const auto& [index, k] : known_) exclude.insert(index);
+    gate_.clear();
     if (!p_.trained()) {
       out.configs = random_unknown(want, exclude);
       return out;
@@ -166,7 +169,14 @@ class Ml2Strategy final : public Strategy {
     for (size_t i = 0; i < rejected.size() && i < explore && out.configs.size() < want; ++i) {
       out.configs.push_back(rejected[i]);
     }
-    for (uint64_t r : random_unknown(want - out.configs.size(), exclude)) out.configs.push_back(r);
+    // The random ones are built whatever the gate thinks of them: an unbiased sample on which to
+    // measure it (metrics()).
+    const std::vector<uint64_t> probes = random_unknown(want - out.configs.size(), exclude);
+    if (use_v_ && v_.trained() && !probes.empty()) {
+      const std::vector<double> p_valid = v_.p_valid(knob_features(space_, probes));
+      for (size_t i = 0; i < probes.size(); ++i) probe_[probes[i]] = p_valid[i];
+    }
+    out.configs.insert(out.configs.end(), probes.begin(), probes.end());
     // Nothing new left to try (a small space): more of the earlier candidates.
     while (out.configs.size() < want && reused < reservoir.size()) {
       out.configs.push_back(reservoir[reused++]);
@@ -419,15 +429,16 @@ class Ml2Strategy final : public Strategy {
   }
 
   void score_prediction(const Outcome& o) {
-    // The pre-build gate: invalid is the positive class; only known outcomes count.
-    if (auto g = gate_.find(o.index);
-        g != gate_.end() && (o.stage == Stage::kRun || o.status != Status::kOk)) {
+    // The pre-build gate on the random exploration candidates: invalid is the positive class;
+    // only known outcomes count (a build failure, or a run).
+    if (auto g = probe_.find(o.index);
+        g != probe_.end() && (o.stage == Stage::kRun || o.status != Status::kOk)) {
       const bool predicted_invalid = g->second < threshold_;
       const bool invalid = o.status != Status::kOk;
       tp_ += predicted_invalid && invalid;
       fp_ += predicted_invalid && !invalid;
       fn_ += !predicted_invalid && invalid;
-      gate_.erase(g);
+      probe_.erase(g);
     }
     if (o.stage != Stage::kRun || o.status != Status::kOk || !o.latency_ms) return;
     const double actual = std::log(*o.latency_ms);
@@ -512,7 +523,8 @@ class Ml2Strategy final : public Strategy {
   ValidityModel v_, v_hidden_;
   std::map<uint64_t, Known> known_;
   std::vector<std::string> hidden_names_;
-  std::unordered_map<uint64_t, double> gate_;  // P(valid) the pre-build gate gave a candidate
+  std::unordered_map<uint64_t, double> gate_;   // P(valid) the gate gave a candidate this round
+  std::unordered_map<uint64_t, double> probe_;  // ... and a random exploration candidate
   std::unordered_map<uint64_t, double> predicted_p_, predicted_a_;
   std::vector<double> sq_p_, sq_a_;
   int64_t tp_ = 0, fp_ = 0, fn_ = 0;

@@ -179,6 +179,10 @@ TEST(ModelStrategies, Ml2AvoidsInvalidTrialsAndRecordsModelErrors) {
   EXPECT_TRUE(m.strategy_metrics.count("rmse_p"));
   EXPECT_TRUE(std::isfinite(m.strategy_metrics.at("rmse_a")));
   EXPECT_GT(m.rounds, 0);
+  // The gate, measured on the random candidates it did not choose: the bowl's boundaries are
+  // simple, so it tells most failures from successes.
+  EXPECT_GT(m.strategy_metrics.at("v_precision"), 0.7);
+  EXPECT_GT(m.strategy_metrics.at("v_recall"), 0.6);
 }
 
 TEST(ModelStrategies, Ml2RunsCandidatesItBuiltEarlierOnceNothingNewIsLeft) {
