@@ -253,6 +253,21 @@ class Ml2Strategy final : public Strategy {
     retrain();
   }
 
+  // On resume: the predictions the models (as retrained up to this round) made for its trials.
+  void recall_trials(std::span<const Outcome> trials) override {
+    std::vector<uint64_t> indices;
+    std::vector<const HiddenFeatures*> hidden;
+    for (const Outcome& o : trials) {
+      indices.push_back(o.index);
+      hidden.push_back(o.hidden);
+    }
+    if (indices.empty()) return;
+    std::vector<size_t> all(indices.size());
+    std::iota(all.begin(), all.end(), 0);
+    const FeatureMatrix knob = knob_features(space_, indices);
+    record_predictions(all, indices, knob, with_hidden(knob, hidden), baselines(hidden));
+  }
+
   std::map<std::string, double> metrics() const override {
     std::map<std::string, double> m;
     auto rmse_of = [](const std::vector<double>& sq) {

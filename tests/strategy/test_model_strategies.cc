@@ -185,6 +185,37 @@ TEST(ModelStrategies, Ml2AvoidsInvalidTrialsAndRecordsModelErrors) {
   EXPECT_GT(m.strategy_metrics.at("v_recall"), 0.6);
 }
 
+TEST(ModelStrategies, Ml2ResumedRestoresItsPredictionsForTheStoredRounds) {
+  // A session resumed from a store retrains round by round and recalls what its models predicted
+  // for each stored round's trials: with nothing new to run, its model errors are exactly those
+  // of the session that made the store; resumed further, they cover the stored rounds too.
+  BowlTarget target(48, 32, true);
+  const fs::path db = fs::temp_directory_path() /
+                      ("ml2-strategy-" + std::to_string(getpid()) + "-resume-metrics.db");
+  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+  auto run = [&](int64_t trials) {
+    RecordStore store(db.string());
+    TuneOptions o;
+    o.tuner = "ml2";
+    o.seed = 3;
+    o.trials = trials;
+    o.batch = 32;
+    o.jobs = 2;
+    o.params = {{"n", "32"}, {"rounds", "30"}};
+    return Tuner(target, store, o).run();
+  };
+  const TuneSummary first = run(64), again = run(64), further = run(96);
+  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+  const auto& m = first.strategy_metrics;
+  ASSERT_GT(m.at("rmse_samples"), 0);
+  EXPECT_EQ(again.new_trials, 0);
+  for (const char* k : {"rmse_samples", "rmse_p", "rmse_a"}) {
+    EXPECT_DOUBLE_EQ(again.strategy_metrics.at(k), m.at(k)) << k;
+  }
+  EXPECT_EQ(further.new_trials, 32);
+  EXPECT_GT(further.strategy_metrics.at("rmse_samples"), 32);  // more than its own round gives
+}
+
 TEST(ModelStrategies, Ml2RunsCandidatesItBuiltEarlierOnceNothingNewIsLeft) {
   // 96 configurations, all valid; 32 builds per round for 8 runs: every configuration is built
   // within three rounds, and the remaining trials must come from those built but not yet run.
