@@ -103,7 +103,6 @@ class Ml2Strategy final : public Strategy {
         static_cast<size_t>(std::llround((alpha + 1) * static_cast<double>(std::min(n_, left)))));
     std::unordered_set<uint64_t> exclude;
     for (const auto& [index, k] : known_) exclude.insert(index);
-    gate_.clear();
     if (!p_.trained()) {
       out.configs = random_unknown(want, exclude);
       return out;
@@ -147,12 +146,13 @@ class Ml2Strategy final : public Strategy {
     }
     std::vector<uint64_t> pool =
         annealer_.find_maximums(search_score, use_v_ ? 4 * want : want, exclude);
+    std::unordered_map<uint64_t, double> p_gate;  // P(valid) the gate gave each candidate
     auto gate = [&](const std::vector<uint64_t>& candidates) {
       std::vector<double> p_valid(candidates.size(), 1.0);
       if (use_v_ && !candidates.empty()) p_valid = v_.p_valid(knob_features(space_, candidates));
       for (size_t i = 0; i < candidates.size(); ++i) {
         exclude.insert(candidates[i]);
-        if (use_v_) gate_[candidates[i]] = p_valid[i];
+        p_gate[candidates[i]] = p_valid[i];
         (p_valid[i] >= threshold_ ? kept : rejected).push_back(candidates[i]);
       }
     };
@@ -165,7 +165,7 @@ class Ml2Strategy final : public Strategy {
     out.configs = kept;
     // Exploration: the rejected candidates the gate was least sure of, then random ones.
     std::stable_sort(rejected.begin(), rejected.end(),
-                     [&](uint64_t a, uint64_t b) { return gate_[a] > gate_[b]; });
+                     [&](uint64_t a, uint64_t b) { return p_gate[a] > p_gate[b]; });
     for (size_t i = 0; i < rejected.size() && i < explore && out.configs.size() < want; ++i) {
       out.configs.push_back(rejected[i]);
     }
@@ -189,20 +189,13 @@ class Ml2Strategy final : public Strategy {
     std::vector<size_t> candidates(built.size());
     std::iota(candidates.begin(), candidates.end(), 0);
     if (built.empty() || n_run == 0) return {};
-    std::vector<uint64_t> indices;
-    std::vector<const HiddenFeatures*> hidden;
-    for (const Outcome& o : built) {
-      indices.push_back(o.index);
-      hidden.push_back(o.hidden);
-    }
-    const FeatureMatrix knob = knob_features(space_, indices);
-    const FeatureMatrix full = with_hidden(knob, hidden);
+    const Batch b = batch_of(built);
+    const auto& [indices, hidden, knob, full, base] = b;
     // The post-build validity check; what it drops can still be drawn for exploration below.
     std::vector<double> p2(built.size(), 1.0);
     if (use_v_ && v_hidden_.trained()) p2 = v_hidden_.p_valid(full);
     // Rank by ModelA (pa, ml2) or ModelP; untrained: by the prior (ModelA's tuners), else the
     // search order.
-    const std::vector<double> base = baselines(hidden);
     std::vector<double> score(built.size(), 0.0);
     if (use_a_ && a_.trained()) {
       score = a_.score(full, base);
@@ -231,7 +224,7 @@ class Ml2Strategy final : public Strategy {
       rest.erase(rest.begin() + static_cast<ptrdiff_t>(r));
     }
     // Predictions made before the runs, for the models' error on unseen configurations.
-    record_predictions(picks, indices, knob, full, base);
+    record_predictions(picks, b);
     return picks;
   }
 
@@ -255,17 +248,10 @@ class Ml2Strategy final : public Strategy {
 
   // On resume: the predictions the models (as retrained up to this round) made for its trials.
   void recall_trials(std::span<const Outcome> trials) override {
-    std::vector<uint64_t> indices;
-    std::vector<const HiddenFeatures*> hidden;
-    for (const Outcome& o : trials) {
-      indices.push_back(o.index);
-      hidden.push_back(o.hidden);
-    }
-    if (indices.empty()) return;
-    std::vector<size_t> all(indices.size());
+    if (trials.empty()) return;
+    std::vector<size_t> all(trials.size());
     std::iota(all.begin(), all.end(), 0);
-    const FeatureMatrix knob = knob_features(space_, indices);
-    record_predictions(all, indices, knob, with_hidden(knob, hidden), baselines(hidden));
+    record_predictions(all, batch_of(trials));
   }
 
   std::map<std::string, double> metrics() const override {
@@ -354,7 +340,6 @@ class Ml2Strategy final : public Strategy {
     std::vector<uint64_t> out;
     for (size_t i : best_first(s)) {
       if (out.size() == count) break;
-      if (use_v_) gate_[near[i]] = p_valid[i];
       if (p_valid[i] >= threshold_) out.push_back(near[i]);
     }
     return out;
@@ -429,17 +414,37 @@ class Ml2Strategy final : public Strategy {
     return m;
   }
 
-  void record_predictions(const std::vector<size_t>& picks, const std::vector<uint64_t>& indices,
-                          const FeatureMatrix& knob, const FeatureMatrix& full,
-                          const std::vector<double>& base) {
+  // Built configurations as the models see them: ModelP's knob features, ModelA's knob + hidden
+  // features and its baseline per row.
+  struct Batch {
+    std::vector<uint64_t> indices;
+    std::vector<const HiddenFeatures*> hidden;
+    FeatureMatrix knob, full;
+    std::vector<double> base;
+  };
+
+  Batch batch_of(std::span<const Outcome> built) const {
+    Batch b;
+    for (const Outcome& o : built) {
+      b.indices.push_back(o.index);
+      b.hidden.push_back(o.hidden);
+    }
+    b.knob = knob_features(space_, b.indices);
+    b.full = with_hidden(b.knob, b.hidden);
+    b.base = baselines(b.hidden);
+    return b;
+  }
+
+  // What ModelP and ModelA predict for the rows `picks` of `b`, kept until they have run.
+  void record_predictions(const std::vector<size_t>& picks, const Batch& b) {
     if (model_options_.label == PerfLabel::kRank) return;  // a rank predicts no latency
     const std::vector<double> lp =
-        p_.trained() ? p_.predict_latency_ms(knob) : std::vector<double>();
+        p_.trained() ? p_.predict_latency_ms(b.knob) : std::vector<double>();
     const std::vector<double> la =
-        a_.trained() ? a_.predict_latency_ms(full, base) : std::vector<double>();
+        a_.trained() ? a_.predict_latency_ms(b.full, b.base) : std::vector<double>();
     for (size_t i : picks) {
-      if (!lp.empty()) predicted_p_[indices[i]] = lp[i];
-      if (!la.empty()) predicted_a_[indices[i]] = la[i];
+      if (!lp.empty()) predicted_p_[b.indices[i]] = lp[i];
+      if (!la.empty()) predicted_a_[b.indices[i]] = la[i];
     }
   }
 
@@ -538,8 +543,7 @@ class Ml2Strategy final : public Strategy {
   ValidityModel v_, v_hidden_;
   std::map<uint64_t, Known> known_;
   std::vector<std::string> hidden_names_;
-  std::unordered_map<uint64_t, double> gate_;   // P(valid) the gate gave a candidate this round
-  std::unordered_map<uint64_t, double> probe_;  // ... and a random exploration candidate
+  std::unordered_map<uint64_t, double> probe_;  // P(valid) the gate gave a random candidate
   std::unordered_map<uint64_t, double> predicted_p_, predicted_a_;
   std::vector<double> sq_p_, sq_a_;
   int64_t tp_ = 0, fp_ = 0, fn_ = 0;

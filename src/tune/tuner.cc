@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <stdexcept>
@@ -213,22 +214,16 @@ TuneSummary Tuner::run() {
   const int64_t resumed_trials = progress.trials;
   {
     // Round by round, as they were measured: a model-based strategy retrains as it did then and
-    // can restore its predictions for each round's trials.
-    std::map<int64_t, std::vector<const Record*>> rounds;
-    for (const Record& r : previous) rounds[r.round].push_back(&r);
-    for (auto& [number, records] : rounds) {
-      std::stable_sort(records.begin(), records.end(), [](const Record* a, const Record* b) {
-        return a->trial.value_or(INT64_MAX) < b->trial.value_or(INT64_MAX);
-      });
-      std::vector<Outcome> told, trials;
-      for (const Record* r : records) {
-        told.push_back(outcome_of(*r));
-        if (r->trial) trials.push_back(told.back());
-      }
-      timed([&] {
-        strategy->recall_trials(trials);
-        strategy->tell(told);
-      });
+    // can restore its predictions for each round's trials. Not counted as strategy time, which
+    // is per round this session runs.
+    std::map<int64_t, std::vector<Outcome>> told;
+    for (const Record& r : previous) told[r.round].push_back(outcome_of(r));
+    for (const auto& [round_number, outcomes] : told) {
+      std::vector<Outcome> trials;
+      std::copy_if(outcomes.begin(), outcomes.end(), std::back_inserter(trials),
+                   [](const Outcome& o) { return o.trial; });
+      strategy->recall_trials(trials);
+      strategy->tell(outcomes);
     }
   }
   double virtual_s = summarize(previous, info, space.size(), options_.jobs).virtual_time_s;
