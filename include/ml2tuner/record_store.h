@@ -36,6 +36,9 @@ struct Record {
   std::string message;
   std::optional<Measurement> latency;  // set for a successful run
   HiddenFeatures hidden;
+  // A digest of the artifact of a successful build (32 hex digits; empty otherwise): two
+  // configurations with the same digest compiled to the same program.
+  std::string artifact_digest;
   double build_time_s = 0;
   double run_time_s = 0;
   double virtual_build_s = 0;

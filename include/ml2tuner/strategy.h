@@ -39,6 +39,9 @@ struct Outcome {
   Status status = Status::kOk;
   std::optional<double> latency_ms;        // a successful run
   const HiddenFeatures* hidden = nullptr;  // valid during the tell() call
+  // The digest of a successful build's artifact (empty if none): candidates with the same digest
+  // compiled to the same program, so running one measures the others.
+  std::string artifact_digest;
   bool trial = false;
 };
 

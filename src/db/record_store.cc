@@ -34,8 +34,9 @@ using ojson = nlohmann::ordered_json;
 
 // 'ML2T': tells a record store from any other SQLite database.
 constexpr int32_t kApplicationId = 0x4D4C3254;
-// Bumped on every change of the layout below; a store of another version is refused.
-constexpr int32_t kSchemaVersion = 1;
+// Bumped on every change of the layout below; a store of another version is refused, except
+// version 1 (no artifact_digest), which is upgraded when opened for writing and read as it is.
+constexpr int32_t kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 10000;
 
 constexpr std::array<const char*, 6> kSessionColumns{"id",           "task",  "target",
@@ -43,14 +44,15 @@ constexpr std::array<const char*, 6> kSessionColumns{"id",           "task",  "t
 
 // Column order of `records`; the insert and select statements are built from this list and
 // bind/read columns by these positions.
-constexpr std::array<const char*, 22> kRecordColumns{
+constexpr std::array<const char*, 23> kRecordColumns{
     "config_index",   "task",           "target",         "config",
     "stage",          "status",         "message",        "latency_mean_ms",
     "latency_min_ms", "latency_max_ms", "latency_std_ms", "latency_repeats",
     "hidden",         "build_time_s",   "run_time_s",     "virtual_build_s",
     "virtual_run_s",  "tuner",          "seed",           "round",
-    "trial",          "timestamp",
-};
+    "trial",          "timestamp",      "artifact_digest"};
+// Version 1 had every column but the last.
+constexpr size_t kVersion1Columns = kRecordColumns.size() - 1;
 
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE session (
@@ -83,9 +85,12 @@ CREATE TABLE records (
   seed INTEGER NOT NULL,
   round INTEGER NOT NULL,
   trial INTEGER,
-  timestamp TEXT NOT NULL
+  timestamp TEXT NOT NULL,
+  artifact_digest TEXT NOT NULL DEFAULT ''
 );
 )sql";
+constexpr const char* kUpgradeFromVersion1 =
+    "ALTER TABLE records ADD COLUMN artifact_digest TEXT NOT NULL DEFAULT ''";
 
 // SQLite integers are signed 64-bit; unsigned values are stored with the same bits.
 int64_t to_sql(uint64_t v) { return static_cast<int64_t>(v); }
@@ -177,6 +182,7 @@ class ImportError : public std::runtime_error {
 struct RecordStore::Impl {
   std::string path;
   sqlite3* db = nullptr;
+  bool version1 = false;  // a version 1 store opened read-only (no artifact_digest column)
   sqlite3_stmt* put_stmt = nullptr;  // cached by prepare_put(); reset after every use
 
   Impl() = default;
@@ -266,17 +272,21 @@ struct RecordStore::Impl {
     return names;
   }
 
+  // Whether `table` has the first `n` columns of `expected`, and no others.
   template <size_t N>
-  void expect_columns(const char* table, const std::array<const char*, N>& expected) const {
+  bool has_columns(const char* table, const std::array<const char*, N>& expected,
+                   size_t n = N) const {
     auto names = column_names(table);
-    bool same = names.size() == N;
-    for (size_t i = 0; same && i < N; ++i) same = names[i] == expected[i];
-    if (!same) throw NotARecordStore(std::string("table ") + table + " has other columns");
+    bool same = names.size() == n;
+    for (size_t i = 0; same && i < n; ++i) same = names[i] == expected[i];
+    return same;
   }
 
-  // True if the database is empty (to be initialised), false if it is a record store of this
-  // version; throws NotARecordStore otherwise. Only reads.
-  bool classify() const {
+  enum class Kind { kEmpty, kCurrent, kVersion1 };
+
+  // kEmpty for a database to be initialised, kCurrent for a record store of this version,
+  // kVersion1 for one of version 1; throws NotARecordStore otherwise. Only reads.
+  Kind classify() const {
     int64_t app_id = pragma_int("application_id");
     int64_t version = pragma_int("user_version");
     std::set<std::string> tables;
@@ -291,33 +301,39 @@ struct RecordStore::Impl {
         }
       }
     }
-    if (app_id == 0 && version == 0 && objects == 0) return true;
+    if (app_id == 0 && version == 0 && objects == 0) return Kind::kEmpty;
     if (app_id != kApplicationId) {
       std::string list;
       for (const auto& t : tables) list += (list.empty() ? "" : ", ") + t;
       throw NotARecordStore("an SQLite database of another application (tables: " +
                             (list.empty() ? std::string("none") : list) + ")");
     }
-    if (version != kSchemaVersion) {
+    if (version != kSchemaVersion && version != 1) {
       throw NotARecordStore("store format version " + std::to_string(version) +
-                            ", this build reads version " + std::to_string(kSchemaVersion));
+                            ", this build reads version " + std::to_string(kSchemaVersion) +
+                            " (and upgrades version 1)");
     }
     for (const char* t : {"session", "records"}) {
       if (!tables.contains(t)) throw NotARecordStore(std::string("table ") + t + " is missing");
     }
-    expect_columns("session", kSessionColumns);
-    expect_columns("records", kRecordColumns);
-    return false;
+    if (!has_columns("session", kSessionColumns)) {
+      throw NotARecordStore("table session has other columns");
+    }
+    if (!has_columns("records", kRecordColumns,
+                     version == 1 ? kVersion1Columns : kRecordColumns.size())) {
+      throw NotARecordStore("table records has other columns");
+    }
+    return version == 1 ? Kind::kVersion1 : Kind::kCurrent;
   }
 
   // Classifies inside a read transaction; an SQLite error that means "not a database" is
   // reported as such.
-  bool classify_file() {
+  Kind classify_file() {
     exec("BEGIN", "cannot begin a read transaction");
     try {
-      bool empty = classify();
+      Kind kind = classify();
       exec("COMMIT", "cannot end a read transaction");
-      return empty;
+      return kind;
     } catch (const NotARecordStore& e) {
       sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
       throw std::runtime_error(path + " is not an ml2tuner record store: " + e.what());
@@ -332,19 +348,24 @@ struct RecordStore::Impl {
     }
   }
 
-  void create_schema() {
+  // Creates the schema in an empty file, or upgrades a version 1 store.
+  void create_or_upgrade_schema() {
     Transaction txn(*this);
-    // Another process may have initialised the file since it was classified.
-    bool empty;
+    // Another process may have initialised or upgraded the file since it was classified.
+    Kind kind;
     try {
-      empty = classify();
+      kind = classify();
     } catch (const NotARecordStore& e) {
       throw std::runtime_error(path + " is not an ml2tuner record store: " + e.what());
     }
-    if (empty) {
+    if (kind == Kind::kEmpty) {
       exec(kCreateSchema, "cannot create the schema");
       exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str(),
            "cannot set the application id");
+    } else if (kind == Kind::kVersion1) {
+      exec(kUpgradeFromVersion1, "cannot upgrade the store from version 1");
+    }
+    if (kind != Kind::kCurrent) {
       exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(),
            "cannot set the schema version");
     }
@@ -473,6 +494,7 @@ struct RecordStore::Impl {
       null(21);
     }
     text(22, r.timestamp);
+    text(23, r.artifact_digest);
     if (sqlite3_step(s) != SQLITE_DONE)
       fail("cannot write record " + std::to_string(r.config_index));
   }
@@ -532,6 +554,7 @@ struct RecordStore::Impl {
     r.round = sqlite3_column_int64(s, 19);
     if (sqlite3_column_type(s, 20) != SQLITE_NULL) r.trial = sqlite3_column_int64(s, 20);
     r.timestamp = text(21);
+    r.artifact_digest = text(22);
     return r;
   }
 };
@@ -562,7 +585,7 @@ RecordStore::RecordStore(const std::string& path) : impl_(std::make_unique<Impl>
   check_sqlite_header(path);
   impl_->open(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   // Nothing is written before the file is known to be empty or a record store.
-  if (impl_->classify_file()) impl_->create_schema();
+  if (impl_->classify_file() != Impl::Kind::kCurrent) impl_->create_or_upgrade_schema();
   {
     Impl::Stmt s(*impl_, "PRAGMA journal_mode = WAL");
     if (!s.step("cannot switch to WAL mode")) impl_->fail("cannot switch to WAL mode");
@@ -587,9 +610,11 @@ RecordStore RecordStore::open_read_only(const std::string& path) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->open(SQLITE_OPEN_READONLY);
-  if (impl->classify_file()) {
+  const Impl::Kind kind = impl->classify_file();
+  if (kind == Impl::Kind::kEmpty) {
     throw std::runtime_error(path + " is not an ml2tuner record store: it is empty");
   }
+  impl->version1 = kind == Impl::Kind::kVersion1;
   return RecordStore(std::move(impl));
 }
 
@@ -627,7 +652,11 @@ std::vector<Record> RecordStore::records() const {
   if (!impl_) throw std::logic_error("use of a moved-from RecordStore");
   std::string cols;
   for (size_t i = 0; i < kRecordColumns.size(); ++i) {
-    cols += (i ? ", " : "") + std::string(kRecordColumns[i]);
+    // A version 1 store opened read-only has no digests.
+    const std::string c = impl_->version1 && i >= kVersion1Columns
+                              ? std::string("'' AS ") + kRecordColumns[i]
+                              : std::string(kRecordColumns[i]);
+    cols += (i ? ", " : "") + c;
   }
   Impl::Stmt s(*impl_,
                "SELECT " + cols + " FROM records ORDER BY (trial IS NULL), trial, config_index");
@@ -708,6 +737,7 @@ void RecordStore::export_jsonl(std::ostream& out) const {
       j["trial"] = nullptr;
     }
     j["timestamp"] = r.timestamp;
+    j["artifact_digest"] = r.artifact_digest;
     out << dump_line(j) << '\n';
   }
   out.flush();
@@ -722,8 +752,11 @@ class Fields {
   Fields(const ojson& obj, size_t line, std::string where)
       : obj_(obj), line_(line), where_(where) {}
 
-  void expect_keys(std::initializer_list<const char*> keys) const {
+  // Every key in `keys` must be present; those in `optional` may be.
+  void expect_keys(std::initializer_list<const char*> keys,
+                   std::initializer_list<const char*> optional = {}) const {
     std::set<std::string> known(keys.begin(), keys.end());
+    known.insert(optional.begin(), optional.end());
     for (const auto& [key, value] : obj_.items()) {
       if (!known.contains(key)) fail("unknown field " + single_quoted(key));
     }
@@ -732,6 +765,7 @@ class Fields {
     }
   }
   const ojson& at(const char* key) const { return obj_.at(key); }
+  bool has(const char* key) const { return obj_.contains(key); }
   std::string str(const char* key) const {
     const auto& v = at(key);
     if (!v.is_string()) fail(std::string("field '") + key + "' is not a string");
@@ -788,7 +822,8 @@ Record parse_record_line(const ojson& j, size_t line) {
   Fields f(j, line, "");
   f.expect_keys({"config_index", "task", "target", "config", "stage", "status", "message",
                  "latency", "hidden", "build_time_s", "run_time_s", "virtual_build_s",
-                 "virtual_run_s", "tuner", "seed", "round", "trial", "timestamp"});
+                 "virtual_run_s", "tuner", "seed", "round", "trial", "timestamp"},
+                {"artifact_digest"});  // absent in exports of version 1 stores
   Record r;
   r.config_index = f.u64("config_index");
   r.task = f.str("task");
@@ -838,6 +873,7 @@ Record parse_record_line(const ojson& j, size_t line) {
   r.round = f.i64("round");
   if (!f.at("trial").is_null()) r.trial = f.i64("trial");
   r.timestamp = f.str("timestamp");
+  if (f.has("artifact_digest")) r.artifact_digest = f.str("artifact_digest");
   return r;
 }
 

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/hash.h"
 #include "util/random.h"
 
 namespace ml2 {
@@ -558,14 +559,8 @@ Config Space::from_json(const json& j) const {
 }
 
 std::string Space::digest() const {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  auto mix = [&h](const void* data, size_t len) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < len; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
-    }
-  };
+  uint64_t h = kLegacyFnvOffset;
+  auto mix = [&h](const void* data, size_t len) { h = fnv1a(data, len, h); };
   const Tree& t = *tree_;
   for (const Knob& k : t.knobs) {
     mix(k.name().data(), k.name().size());

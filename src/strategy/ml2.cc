@@ -8,12 +8,16 @@
 //           (P(valid) below the threshold) are dropped. An exploration share of the proposals
 //           goes to the rejected candidates the gate was least sure of, then to random ones, so
 //           that the gate never seals a region off. Once nothing new is left, the rest of the
-//           earlier candidates fill the proposal. The proposal is not committed: its
-//           configurations are only built (a failed build teaches ModelV and costs no trial).
+//           earlier candidates fill the proposal (neither share takes a candidate whose program
+//           has run already). The proposal is not committed: its configurations are only built
+//           (a failed build teaches ModelV and costs no trial).
 //   choose  among the candidates that built, a second validity check on knob + hidden features
 //           (pv, ml2) drops predicted run failures; the rest are ranked by ModelA on knob + hidden
 //           features (pa, ml2) or by ModelP (p, pv); the best N run (an exploration share of them
-//           drawn at random from the others).
+//           drawn at random from the others). A candidate whose artifact is the same program as
+//           one already run, or one picked in the same round (the digest the tuner takes of each
+//           artifact), is not run (dedup=program): its measurement would repeat that one's. On
+//           VTA, knobs such as the loop order often leave the program unchanged.
 //   tell    every outcome is kept; the models are retrained: ModelP and ModelA on successful runs,
 //           ModelV on every labelled outcome (build failures, run failures, successes), the
 //           post-build check on the runs. Candidates built but never run stay unlabelled.
@@ -55,6 +59,7 @@ struct Known {
   Status status = Status::kOk;
   std::optional<double> latency_ms;
   HiddenFeatures hidden;
+  std::string digest;  // of the artifact, where a build succeeded
   bool trial = false;
 };
 
@@ -75,6 +80,7 @@ class Ml2Strategy final : public Strategy {
         revisit_(p.number("revisit")),
         expected_(p.text("search") == "expected"),
         use_prior_(p.text("prior") == "estimate"),
+        dedup_(p.text("dedup") == "program"),
         annealer_(space,
                   {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
                   seed ^ 0xa11ea1ULL) {
@@ -205,23 +211,33 @@ class Ml2Strategy final : public Strategy {
       const std::vector<double> e = estimates(hidden);
       for (size_t i = 0; i < built.size(); ++i) score[i] = -std::log(e[i]);
     }
-    std::vector<size_t> kept;
-    for (size_t i : best_first(score)) {
-      if (p2[i] >= threshold_) kept.push_back(i);
-    }
+    // A candidate that compiled to a program already run, or to one picked in this round, would
+    // only repeat that measurement.
+    std::unordered_set<std::string> picked_programs;
+    auto repeats = [&](size_t i) {
+      const std::string& d = built[i].artifact_digest;
+      return dedup_ && !d.empty() && (ran_digest_.count(d) || picked_programs.count(d));
+    };
+    auto pick = [&](std::vector<size_t>& picks, size_t i) {
+      picks.push_back(i);
+      if (!built[i].artifact_digest.empty()) picked_programs.insert(built[i].artifact_digest);
+    };
     const size_t explore =
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(n_run)));
-    std::vector<size_t> picks(
-        kept.begin(), kept.begin() + static_cast<ptrdiff_t>(
-                                         std::min(kept.size(), n_run - std::min(explore, n_run))));
+    std::vector<size_t> picks;
+    for (size_t i : best_first(score)) {
+      if (picks.size() >= n_run - std::min(explore, n_run)) break;
+      if (p2[i] >= threshold_ && !repeats(i)) pick(picks, i);
+    }
     std::vector<size_t> rest;
     for (size_t i : candidates) {
       if (std::find(picks.begin(), picks.end(), i) == picks.end()) rest.push_back(i);
     }
     while (picks.size() < n_run && !rest.empty()) {
       const size_t r = uniform_below(rng_, rest.size());
-      picks.push_back(rest[r]);
+      const size_t i = rest[r];
       rest.erase(rest.begin() + static_cast<ptrdiff_t>(r));
+      if (!repeats(i)) pick(picks, i);
     }
     // Predictions made before the runs, for the models' error on unseen configurations.
     record_predictions(picks, b);
@@ -236,6 +252,10 @@ class Ml2Strategy final : public Strategy {
       k.latency_ms = o.latency_ms;
       k.trial = o.trial;
       if (o.hidden) k.hidden = *o.hidden;
+      if (!o.artifact_digest.empty()) k.digest = o.artifact_digest;
+      if (o.trial && o.stage == Stage::kRun && !k.digest.empty()) {
+        ran_digest_.emplace(k.digest, o.index);
+      }
       if (o.stage == Stage::kRun || o.status == Status::kOk) {  // the build succeeded
         built_ok_ = true;
         const double e = estimate_of(o.hidden);
@@ -293,7 +313,8 @@ class Ml2Strategy final : public Strategy {
     std::vector<uint64_t> idx;
     std::vector<const HiddenFeatures*> hidden;
     for (const auto& [index, k] : known_) {
-      if (k.stage == Stage::kBuild && k.status == Status::kOk && !k.trial) {
+      if (k.stage == Stage::kBuild && k.status == Status::kOk && !k.trial &&
+          !measured_by_another(k)) {
         idx.push_back(index);
         hidden.push_back(&k.hidden);
       }
@@ -355,6 +376,11 @@ class Ml2Strategy final : public Strategy {
       if (!exclude.count(x) && taken.insert(x).second) out.push_back(x);
     }
     return out;
+  }
+
+  // A candidate built but never run whose program another configuration's run measured.
+  bool measured_by_another(const Known& k) const {
+    return dedup_ && !k.trial && !k.digest.empty() && ran_digest_.count(k.digest);
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
@@ -532,6 +558,7 @@ class Ml2Strategy final : public Strategy {
   double alpha_, alpha_prior_, threshold_, exploration_, local_, revisit_;
   bool expected_;    // the search walks P(valid) x ModelP (else ModelP above the threshold)
   bool use_prior_;   // ModelA learns latency relative to the hidden feature `estimate`
+  bool dedup_;       // a program already run is not run again for another configuration
   bool auto_label_;  // the label follows the prior: log-latency with it, throughput without
   bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded
   bool built_ok_ = false;                                  // some build succeeded
@@ -542,6 +569,7 @@ class Ml2Strategy final : public Strategy {
   PerformanceModel p_, a_;
   ValidityModel v_, v_hidden_;
   std::map<uint64_t, Known> known_;
+  std::unordered_map<std::string, uint64_t> ran_digest_;  // program digest -> the trial that ran it
   std::vector<std::string> hidden_names_;
   std::unordered_map<uint64_t, double> probe_;  // P(valid) the gate gave a random candidate
   std::unordered_map<uint64_t, double> predicted_p_, predicted_a_;

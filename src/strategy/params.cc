@@ -147,6 +147,16 @@ const std::vector<ParamSpec>& param_specs() {
        "passes the threshold and nothing below it; expected, P(valid) x ModelP (with --label "
        "throughput; otherwise gated)",
        kModelTuners},
+      {"dedup",
+       "program",
+       0,
+       0,
+       false,
+       {"program", "none"},
+       "ml2: program, a built candidate whose artifact is the same program as one already run (or "
+       "picked in the same round) is not run: its measurement would repeat that one's; none, "
+       "every chosen candidate runs",
+       kModelTuners},
       {"rounds",
        "100",
        1,

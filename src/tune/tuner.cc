@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "util/hash.h"
+
 namespace ml2 {
 
 using nlohmann::json;
@@ -36,6 +38,7 @@ Outcome outcome_of(const Record& r) {
   o.status = r.status;
   if (r.latency) o.latency_ms = r.latency->mean_ms;
   o.hidden = &r.hidden;
+  o.artifact_digest = r.artifact_digest;
   o.trial = r.trial.has_value();
   return o;
 }
@@ -270,6 +273,7 @@ TuneSummary Tuner::run() {
       r.status = b.status;
       r.message = std::move(b.message);
       r.hidden = std::move(b.hidden);
+      if (b.status == Status::kOk) r.artifact_digest = content_digest(b.artifact);
       r.build_time_s = b.wall_s;
       r.virtual_build_s = b.virtual_s;
       r.tuner = info.tuner;

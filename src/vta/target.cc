@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "ml2tuner/vta.h"
+#include "util/hash.h"
 #include "vta/compiler.h"
 #include "vta/simulator.h"
 
@@ -66,9 +67,8 @@ class VtaTarget final : public Target {
     if (options_.noise > 0) {
       // Box-Muller over our own uniform draws: std::normal_distribution and std::hash are
       // implementation-defined, and the same seed must give the same run everywhere.
-      uint64_t h = 1469598103934665603ull;
-      for (unsigned char c : artifact) h = (h ^ c) * 1099511628211ull;
-      std::mt19937_64 rng(options_.noise_seed ^ h);
+      std::mt19937_64 rng(options_.noise_seed ^
+                          fnv1a(artifact.data(), artifact.size(), kLegacyFnvOffset));
       auto uniform = [&rng] { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; };
       for (double& x : samples) {
         const double z = std::sqrt(-2.0 * std::log(uniform())) * std::cos(2 * M_PI * uniform());

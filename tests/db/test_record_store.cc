@@ -124,6 +124,7 @@ Record make_record(uint64_t index, Stage stage, std::string message = "") {
   r.seed = 7;
   r.round = static_cast<int64_t>(index / 10);
   r.timestamp = "2026-11-26T03:22:12.123Z";
+  r.artifact_digest = "0123456789abcdef0123456789abcd" + std::to_string(10 + index % 90);
   if (stage == Stage::kRun) {
     r.latency = Measurement::from_samples({1.0 + static_cast<double>(index), 1.5, 0.1});
     r.run_time_s = 0.125;
@@ -172,6 +173,7 @@ bool same_double(double a, double b) { return (std::isnan(a) && std::isnan(b)) |
   if (a.round != b.round) return fail("round");
   if (a.trial != b.trial) return fail("trial");
   if (a.timestamp != b.timestamp) return fail("timestamp");
+  if (a.artifact_digest != b.artifact_digest) return fail("artifact_digest");
   return ::testing::AssertionSuccess();
 }
 
@@ -198,7 +200,7 @@ TEST(RecordStore, NewStoreUsesWalAndHasSchemaVersion) {
     EXPECT_TRUE(store.records().empty());
   }
   EXPECT_EQ(sql_value(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(sql_value(path, "PRAGMA user_version"), "1");
+  EXPECT_EQ(sql_value(path, "PRAGMA user_version"), "2");
   EXPECT_EQ(sql_value(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'records'"), "1");
   EXPECT_EQ(sql_value(path, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'session'"), "1");
 }
@@ -443,14 +445,59 @@ TEST(RecordStore, RejectsAnotherSchemaVersionWithoutTouchingIt) {
     store.bind(make_session());
     store.put(make_record(1, Stage::kRun));
   }
-  sql_exec(path, "PRAGMA user_version = 2");
+  sql_exec(path, "PRAGMA user_version = 3");
   std::string before = read_bytes(path);
   expect_error([&] { RecordStore store(path); },
-               {path + " is not an ml2tuner record store", "version 2"});
+               {path + " is not an ml2tuner record store", "version 3"});
   expect_error([&] { RecordStore::open_read_only(path); },
-               {path + " is not an ml2tuner record store", "version 2"});
+               {path + " is not an ml2tuner record store", "version 3"});
   EXPECT_EQ(read_bytes(path), before);
+  EXPECT_EQ(sql_value(path, "PRAGMA user_version"), "3");
+}
+
+// A store as version 1 wrote it: no artifact_digest column.
+std::string version1_store(TempDir& dir) {
+  std::string path = dir.file("v1.db");
+  {
+    RecordStore store(path);
+    store.bind(make_session());
+    store.put(make_record(1, Stage::kRun));
+    store.put(make_record(2, Stage::kBuild));
+  }
+  sql_exec(path, "ALTER TABLE records DROP COLUMN artifact_digest");
+  sql_exec(path, "PRAGMA user_version = 1");
+  return path;
+}
+
+TEST(RecordStore, ReadsAVersion1StoreReadOnlyWithoutTouchingIt) {
+  TempDir dir;
+  std::string path = version1_store(dir);
+  std::string before = read_bytes(path);
+  RecordStore ro = RecordStore::open_read_only(path);
+  auto got = ro.records();
+  ASSERT_EQ(got.size(), 2u);
+  Record expected = make_record(1, Stage::kRun);
+  expected.artifact_digest.clear();
+  EXPECT_TRUE(same_record(expected, got[0]));
+  EXPECT_EQ(read_bytes(path), before);
+}
+
+TEST(RecordStore, UpgradesAVersion1StoreOpenedForWriting) {
+  TempDir dir;
+  std::string path = version1_store(dir);
+  {
+    RecordStore store(path);
+    auto got = store.records();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].artifact_digest, "");
+    store.put(make_record(3, Stage::kRun));
+  }
   EXPECT_EQ(sql_value(path, "PRAGMA user_version"), "2");
+  RecordStore again(path);
+  EXPECT_EQ(again.count(), 3u);
+  auto got = again.records();
+  EXPECT_TRUE(same_record(make_record(3, Stage::kRun), got.at(1)));
+  EXPECT_EQ(got.at(0).artifact_digest, "");
 }
 
 TEST(RecordStore, RejectsAStoreWithAChangedTable) {
@@ -570,6 +617,12 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+std::vector<std::string> exported_lines(const RecordStore& store) {
+  std::stringstream out;
+  store.export_jsonl(out);
+  return lines_of(out.str());
+}
+
 TEST(RecordStoreJsonl, ExportWritesTheSessionThenOneObjectPerRecord) {
   TempDir dir;
   RecordStore store = filled_store(dir.file("s.db"));
@@ -607,6 +660,7 @@ TEST(RecordStoreJsonl, ExportWritesTheSessionThenOneObjectPerRecord) {
     } else {
       EXPECT_TRUE(j["trial"].is_null());
     }
+    EXPECT_EQ(j["artifact_digest"], r.artifact_digest);
     for (const char* key : {"task", "target", "build_time_s", "run_time_s", "virtual_build_s",
                             "virtual_run_s", "tuner", "seed", "round", "timestamp"}) {
       EXPECT_TRUE(j.contains(key)) << key;
@@ -762,14 +816,26 @@ TEST(RecordStoreJsonl, ImportRejectsAnotherSession) {
 
 TEST(RecordStoreJsonl, ImportSkipsBlankLines) {
   TempDir dir;
-  RecordStore source = filled_store(dir.file("s.db"));
-  std::stringstream out;
-  source.export_jsonl(out);
-  auto lines = lines_of(out.str());
+  auto lines = exported_lines(filled_store(dir.file("s.db")));
   std::string text = "\n" + lines[0] + "\n\n" + lines[1] + "\r\n   \n" + lines[2] + "\n\n";
   RecordStore copy(dir.file("copy.db"));
   std::istringstream in(text);
   EXPECT_EQ(copy.import_jsonl(in), 2u);
+}
+
+TEST(RecordStoreJsonl, ImportsAnExportWithoutArtifactDigests) {
+  TempDir dir;
+  auto lines = exported_lines(filled_store(dir.file("s.db")));
+  std::string text = lines[0] + "\n";
+  for (size_t i = 1; i < lines.size(); ++i) {
+    auto j = nlohmann::ordered_json::parse(lines[i]);
+    j.erase("artifact_digest");
+    text += j.dump() + "\n";
+  }
+  RecordStore copy(dir.file("copy.db"));
+  std::istringstream in(text);
+  EXPECT_EQ(copy.import_jsonl(in), lines.size() - 1);
+  for (const Record& r : copy.records()) EXPECT_EQ(r.artifact_digest, "");
 }
 
 // --- Durability -----------------------------------------------------------------------------

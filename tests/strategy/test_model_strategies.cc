@@ -364,6 +364,70 @@ TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
   EXPECT_EQ(second_round("p", "none", false, false), 8u);
 }
 
+// Four configurations per program: the knob `alias` (0..3) does not change what x compiles to.
+class AliasTarget : public Target {
+ public:
+  AliasTarget() {
+    SpaceBuilder b;
+    b.add(Knob::Range("x", 0, 15));
+    b.add(Knob::Range("alias", 0, 3));
+    space_ = std::move(b).build();
+  }
+  std::string name() const override { return "alias"; }
+  std::string task() const override { return "alias"; }
+  const Space& space() const override { return space_; }
+  BuildResult build(const Config& c) const override {
+    BuildResult b;
+    b.hidden["x"] = c[0];
+    b.artifact = std::to_string(c[0]);
+    return b;
+  }
+  RunResult run(const std::string& artifact) const override {
+    const double x = std::stod(artifact);
+    RunResult r;
+    r.latency = Measurement::from_samples({1.0 + 0.1 * (x - 9) * (x - 9)});
+    return r;
+  }
+  int max_parallel_runs() const override { return 4; }
+
+ private:
+  Space space_;
+};
+
+TEST(ModelStrategies, Ml2RunsEachProgramOnceAndStopsWhenNoNewProgramIsLeft) {
+  // 64 configurations, 16 programs, a budget of 64 trials: ml2 and its ablations run each
+  // program once and then stop (every configuration is built, none compiles to a new program);
+  // with dedup=none they spend the budget on configurations that repeat a program.
+  AliasTarget target;
+  const fs::path db =
+      fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-alias.db");
+  auto run = [&](const char* tuner, const char* dedup) {
+    for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+    RecordStore store(db.string());
+    TuneOptions o;
+    o.tuner = tuner;
+    o.seed = 4;
+    o.trials = 64;
+    o.batch = 8;
+    o.jobs = 2;
+    o.params = {{"n", "8"}, {"rounds", "20"}, {"dedup", dedup}};
+    return Tuner(target, store, o).run();
+  };
+  for (const char* tuner : {"ml2", "p", "pv", "pa"}) {
+    const TuneSummary s = run(tuner, "program");
+    EXPECT_EQ(s.trials, 16) << tuner;
+    std::set<int> xs;
+    for (const auto& t : s.history) xs.insert(t.at("config").at("x").get<int>());
+    EXPECT_EQ(xs.size(), 16u) << tuner;
+    EXPECT_EQ(s.builds, 64) << tuner;
+    ASSERT_TRUE(s.best_latency_ms.has_value());
+    EXPECT_DOUBLE_EQ(*s.best_latency_ms, 1.0) << tuner;
+  }
+  const TuneSummary all = run("ml2", "none");
+  EXPECT_EQ(all.trials, 64);
+  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+}
+
 TEST(ModelStrategies, AblationsAndGaRun) {
   for (const char* t : {"p", "pv", "pa", "ga"}) {
     std::map<std::string, std::string> p;
