@@ -216,7 +216,7 @@ class Ml2Strategy final : public Strategy {
     std::unordered_set<std::string> picked_programs;
     auto repeats = [&](size_t i) {
       const std::string& d = built[i].artifact_digest;
-      return dedup_ && !d.empty() && (ran_digest_.count(d) || picked_programs.count(d));
+      return dedup_ && !d.empty() && (ran_programs_.count(d) || picked_programs.count(d));
     };
     auto pick = [&](std::vector<size_t>& picks, size_t i) {
       picks.push_back(i);
@@ -254,7 +254,7 @@ class Ml2Strategy final : public Strategy {
       if (o.hidden) k.hidden = *o.hidden;
       if (!o.artifact_digest.empty()) k.digest = o.artifact_digest;
       if (o.trial && o.stage == Stage::kRun && !k.digest.empty()) {
-        ran_digest_.emplace(k.digest, o.index);
+        ran_programs_.insert(k.digest);
       }
       if (o.stage == Stage::kRun || o.status == Status::kOk) {  // the build succeeded
         built_ok_ = true;
@@ -380,7 +380,7 @@ class Ml2Strategy final : public Strategy {
 
   // A candidate built but never run whose program another configuration's run measured.
   bool measured_by_another(const Known& k) const {
-    return dedup_ && !k.trial && !k.digest.empty() && ran_digest_.count(k.digest);
+    return dedup_ && !k.trial && !k.digest.empty() && ran_programs_.count(k.digest);
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
@@ -569,7 +569,7 @@ class Ml2Strategy final : public Strategy {
   PerformanceModel p_, a_;
   ValidityModel v_, v_hidden_;
   std::map<uint64_t, Known> known_;
-  std::unordered_map<std::string, uint64_t> ran_digest_;  // program digest -> the trial that ran it
+  std::unordered_set<std::string> ran_programs_;  // digests of the programs trials ran
   std::vector<std::string> hidden_names_;
   std::unordered_map<uint64_t, double> probe_;  // P(valid) the gate gave a random candidate
   std::unordered_map<uint64_t, double> predicted_p_, predicted_a_;

@@ -401,13 +401,15 @@ TEST(ModelStrategies, Ml2RunsEachProgramOnceAndStopsWhenNoNewProgramIsLeft) {
   AliasTarget target;
   const fs::path db =
       fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-alias.db");
-  auto run = [&](const char* tuner, const char* dedup) {
-    for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+  auto run = [&](const char* tuner, const char* dedup, int64_t trials = 64, bool fresh = true) {
+    if (fresh) {
+      for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+    }
     RecordStore store(db.string());
     TuneOptions o;
     o.tuner = tuner;
     o.seed = 4;
-    o.trials = 64;
+    o.trials = trials;
     o.batch = 8;
     o.jobs = 2;
     o.params = {{"n", "8"}, {"rounds", "20"}, {"dedup", dedup}};
@@ -425,6 +427,12 @@ TEST(ModelStrategies, Ml2RunsEachProgramOnceAndStopsWhenNoNewProgramIsLeft) {
   }
   const TuneSummary all = run("ml2", "none");
   EXPECT_EQ(all.trials, 64);
+  // Resumed from a store of 8 trials, ml2 knows which programs those ran (the store keeps the
+  // digests): still no program twice.
+  EXPECT_EQ(run("ml2", "program", 8).trials, 8);
+  const TuneSummary resumed = run("ml2", "program", 64, false);
+  EXPECT_EQ(resumed.resumed_trials, 8);
+  EXPECT_EQ(resumed.trials, 16);
   for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
 }
 
