@@ -213,21 +213,21 @@ class Ml2Strategy final : public Strategy {
     }
     // A candidate that compiled to a program already run, or to one picked in this round, would
     // only repeat that measurement.
+    std::vector<size_t> picks;
     std::unordered_set<std::string> picked_programs;
     auto repeats = [&](size_t i) {
       const std::string& d = built[i].artifact_digest;
-      return dedup_ && !d.empty() && (ran_programs_.count(d) || picked_programs.count(d));
+      return program_ran(d) || (dedup_ && picked_programs.count(d));
     };
-    auto pick = [&](std::vector<size_t>& picks, size_t i) {
+    auto pick = [&](size_t i) {
       picks.push_back(i);
       if (!built[i].artifact_digest.empty()) picked_programs.insert(built[i].artifact_digest);
     };
     const size_t explore =
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(n_run)));
-    std::vector<size_t> picks;
     for (size_t i : best_first(score)) {
       if (picks.size() >= n_run - std::min(explore, n_run)) break;
-      if (p2[i] >= threshold_ && !repeats(i)) pick(picks, i);
+      if (p2[i] >= threshold_ && !repeats(i)) pick(i);
     }
     std::vector<size_t> rest;
     for (size_t i : candidates) {
@@ -237,7 +237,7 @@ class Ml2Strategy final : public Strategy {
       const size_t r = uniform_below(rng_, rest.size());
       const size_t i = rest[r];
       rest.erase(rest.begin() + static_cast<ptrdiff_t>(r));
-      if (!repeats(i)) pick(picks, i);
+      if (!repeats(i)) pick(i);
     }
     // Predictions made before the runs, for the models' error on unseen configurations.
     record_predictions(picks, b);
@@ -314,7 +314,7 @@ class Ml2Strategy final : public Strategy {
     std::vector<const HiddenFeatures*> hidden;
     for (const auto& [index, k] : known_) {
       if (k.stage == Stage::kBuild && k.status == Status::kOk && !k.trial &&
-          !measured_by_another(k)) {
+          !program_ran(k.digest)) {
         idx.push_back(index);
         hidden.push_back(&k.hidden);
       }
@@ -378,9 +378,9 @@ class Ml2Strategy final : public Strategy {
     return out;
   }
 
-  // A candidate built but never run whose program another configuration's run measured.
-  bool measured_by_another(const Known& k) const {
-    return dedup_ && !k.trial && !k.digest.empty() && ran_programs_.count(k.digest);
+  // With dedup: a trial has run the program with this artifact digest (empty: no artifact).
+  bool program_ran(const std::string& digest) const {
+    return dedup_ && !digest.empty() && ran_programs_.count(digest);
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
