@@ -17,7 +17,7 @@
 //           drawn at random from the others). A candidate whose artifact is the same program as
 //           one already run, or one picked in the same round (the digest the tuner takes of each
 //           artifact), is not run (dedup=program): its measurement would repeat that one's. On
-//           VTA, knobs such as the loop order often leave the program unchanged.
+//           VTA, changing the tile loop order often leaves the program unchanged.
 //   tell    every outcome is kept; the models are retrained: ModelP and ModelA on successful runs,
 //           ModelV on every labelled outcome (build failures, run failures, successes), the
 //           post-build check on the runs. Candidates built but never run stay unlabelled.
