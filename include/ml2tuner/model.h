@@ -92,6 +92,12 @@ struct ModelOptions {
   PerfLabel label = PerfLabel::kThroughput;
   uint64_t seed = 0;
   int threads = 1;
+  // Members of a bagged ensemble: each is trained with its own seed on a random `subsample` of
+  // the rows per boosting round (XGBoost's subsample), and the model predicts their mean. With a
+  // few dozen rows one tree ensemble fits the noise of which rows it saw; the mean of several
+  // ranks the unseen configurations more reliably. 1: one booster, every row (AutoTVM's).
+  int ensemble = 1;
+  double subsample = 1;
 };
 
 // A performance model may learn relative to a baseline: a positive prior per row in any unit
@@ -110,15 +116,18 @@ class PerformanceModel {
   // Predicted latency (ms) where the label allows it (throughput and log-latency), for RMSE.
   std::vector<double> predict_latency_ms(const FeatureMatrix& x,
                                          const std::vector<double>& baseline = {}) const;
-  bool trained() const { return booster_.trained(); }
+  bool trained() const { return !members_.empty(); }
 
  private:
+  // The members' mean raw prediction per row.
+  std::vector<double> predict_raw(const FeatureMatrix& x) const;
+
   // Throws for a baseline that is malformed or, when `after_fit`, does not match the fit.
   void check_baseline(const FeatureMatrix& x, const std::vector<double>& baseline, const char* call,
                       bool after_fit) const;
 
   ModelOptions options_;
-  Booster booster_;
+  std::vector<Booster> members_;  // empty: untrained
   double best_throughput_ = 0;
   bool with_baseline_ = false;
 };

@@ -74,7 +74,16 @@ const char* to_string(PerfLabel label) {
 
 // ---- PerformanceModel ----
 
-PerformanceModel::PerformanceModel(ModelOptions options) : options_(options) {}
+PerformanceModel::PerformanceModel(ModelOptions options) : options_(options) {
+  if (options_.ensemble < 1) {
+    throw std::invalid_argument("PerformanceModel: ensemble must be at least 1, got " +
+                                std::to_string(options_.ensemble));
+  }
+  if (!(options_.subsample > 0 && options_.subsample <= 1)) {
+    throw std::invalid_argument("PerformanceModel: subsample must be in (0, 1], got " +
+                                std::to_string(options_.subsample));
+  }
+}
 
 void PerformanceModel::check_baseline(const FeatureMatrix& x, const std::vector<double>& baseline,
                                       const char* call, bool after_fit) const {
@@ -123,7 +132,7 @@ void PerformanceModel::fit(const FeatureMatrix& x, const std::vector<double>& la
     }
     best = std::min(best, relative[i]);
   }
-  booster_ = Booster();
+  members_.clear();
   best_throughput_ = 0;
   with_baseline_ = !baseline.empty();
   if (x.rows < 2 || !std::isfinite(best)) return;
@@ -142,18 +151,30 @@ void PerformanceModel::fit(const FeatureMatrix& x, const std::vector<double>& la
       for (size_t i = 0; i < x.rows; ++i) y[i] = static_cast<float>(-relative[i]);
       break;
   }
-  const BoosterOptions o =
-      booster_options(options_.rounds, options_.seed, options_.threads, objective);
-  booster_ = Booster::train(x, y, o);  // rank: Booster makes one group of every row
+  for (int m = 0; m < options_.ensemble; ++m) {
+    BoosterOptions o = booster_options(options_.rounds, options_.seed + static_cast<uint64_t>(m),
+                                       options_.threads, objective);
+    o.subsample = options_.subsample;
+    members_.push_back(Booster::train(x, y, o));  // rank: Booster makes one group of every row
+  }
   best_throughput_ = 1.0 / best;
+}
+
+std::vector<double> PerformanceModel::predict_raw(const FeatureMatrix& x) const {
+  std::vector<double> out(x.rows, 0.0);
+  for (const Booster& b : members_) {
+    const std::vector<float> p = b.predict(x);
+    for (size_t i = 0; i < out.size(); ++i) out[i] += p[i];
+  }
+  for (double& v : out) v /= static_cast<double>(members_.size());
+  return out;
 }
 
 std::vector<double> PerformanceModel::score(const FeatureMatrix& x,
                                             const std::vector<double>& baseline) const {
-  if (!booster_.trained()) return std::vector<double>(x.rows, 0.0);
+  if (!trained()) return std::vector<double>(x.rows, 0.0);
   check_baseline(x, baseline, "score", true);
-  const std::vector<float> p = booster_.predict(x);
-  std::vector<double> out(p.begin(), p.end());
+  std::vector<double> out = predict_raw(x);
   for (size_t i = 0; i < baseline.size(); ++i) {
     if (options_.label == PerfLabel::kLogLatency) {
       out[i] -= std::log(baseline[i]);
@@ -169,15 +190,15 @@ std::vector<double> PerformanceModel::predict_latency_ms(
   if (options_.label == PerfLabel::kRank) {
     throw std::logic_error("PerformanceModel: a rank model predicts an order, not a latency");
   }
-  if (!booster_.trained()) throw std::logic_error("PerformanceModel: not trained");
+  if (!trained()) throw std::logic_error("PerformanceModel: not trained");
   check_baseline(x, baseline, "predict_latency_ms", true);
-  const std::vector<float> p = booster_.predict(x);
+  const std::vector<double> p = predict_raw(x);
   std::vector<double> out(p.size());
   for (size_t i = 0; i < p.size(); ++i) {
     if (options_.label == PerfLabel::kThroughput) {
-      out[i] = 1.0 / (std::max<double>(p[i], kMinThroughputPrediction) * best_throughput_);
+      out[i] = 1.0 / (std::max(p[i], kMinThroughputPrediction) * best_throughput_);
     } else {
-      out[i] = std::exp(-static_cast<double>(p[i]));
+      out[i] = std::exp(-p[i]);
     }
     if (!baseline.empty()) out[i] *= baseline[i];
   }
