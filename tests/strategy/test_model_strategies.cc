@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -153,6 +154,21 @@ TEST(ModelStrategies, SameSeedSameRun) {
     EXPECT_EQ(a.history, b.history) << t;
     EXPECT_NE(a.history, c.history) << t;
   }
+}
+
+// ModelP as a bagged ensemble (the default, 5 members): the same seed gives the same run, and the
+// ensemble proposes other candidates than one booster does (the option reaches ModelP).
+TEST(ModelStrategies, Ml2WithAnEnsembleIsReproducibleAndProposesOtherwise) {
+  const std::map<std::string, std::string> five = {{"n", "32"}, {"rounds", "30"}};
+  std::map<std::string, std::string> one = five;
+  one["ensemble"] = "1";
+  TuneSummary a = tune("ml2", 5, 96, five), b = tune("ml2", 5, 96, five),
+              c = tune("ml2", 5, 96, one);
+  EXPECT_EQ(a.history, b.history);
+  EXPECT_NE(a.history, c.history);
+  // The first round is drawn before ModelP exists, so it is the same.
+  ASSERT_GE(a.history.size(), 32u);
+  EXPECT_TRUE(std::equal(a.history.begin(), a.history.begin() + 32, c.history.begin()));
 }
 
 TEST(ModelStrategies, XgbBeatsRandomOnASmoothSpace) {
