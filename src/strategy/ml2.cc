@@ -304,8 +304,8 @@ class Ml2Strategy final : public Strategy {
     v_hidden_ = ValidityModel(validity_options_);
   }
 
-  // ModelP may be a bagged ensemble (it proposes from a few dozen runs); ModelA is one booster
-  // (bagging it too changed nothing measurable: 0.204 against 0.195 on the development shapes).
+  // ModelP's options: ModelA's plus the ensemble (see the top). ModelA stays one booster: bagging
+  // it too changed nothing measurable (0.204 against 0.195 on the development shapes).
   ModelOptions p_model_options() const {
     ModelOptions o = model_options_;
     o.ensemble = ensemble_;
