@@ -217,6 +217,10 @@ TEST(Tuner, CrashingAbortingHangingAndHoggingRunsAreRecordedWhileTuningGoesOn) {
   RecordStore store(dir.file("chaos.db"));
   // Grid over x = 0..39 covers every failure kind; y = 0 only keeps it short.
   TuneOptions o = options(160, "grid");
+  // The hanging runs take the whole timeout; a healthy run (or a worker restarted after a crash)
+  // must stay well inside it even on a loaded machine: 0.5 s failed once with 4 busy processes
+  // on 2 cores.
+  o.run_timeout_s = 2.0;
   TuneSummary s = Tuner(target, store, o).run();
   EXPECT_EQ(s.trials, 160);
   std::map<int64_t, std::string> status_of_x;
