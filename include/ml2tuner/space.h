@@ -63,6 +63,9 @@ class Knob {
   std::span<const int64_t> parts(uint32_t e) const {
     return {parts_.data() + static_cast<size_t>(e) * arity_, static_cast<size_t>(arity_)};
   }
+  // Whether the parts measure sizes (non-negative integers, tile factors, recorded integer values),
+  // so that their logarithms and products mean something; false for labels and booleans.
+  bool magnitude() const;
   // The value of a scalar knob (the first part of a split).
   int64_t value(uint32_t e) const { return parts_[static_cast<size_t>(e) * arity_]; }
   nlohmann::json to_json(uint32_t e) const;
@@ -79,6 +82,7 @@ class Knob {
   std::vector<int64_t> parts_;
   std::vector<std::string> labels_;  // kChoice: label per entry; recorded: JSON text per entry
   bool recorded_ = false;
+  bool integer_values_ = true;  // recorded: every value was an integer
 };
 
 using Config = std::vector<uint32_t>;  // one entry index per knob

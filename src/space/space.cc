@@ -87,8 +87,15 @@ Knob Knob::Recorded(std::string name, const std::vector<json>& values) {
     }
     k.labels_.push_back(std::move(text));
     k.parts_.push_back(v.is_number_integer() ? v.get<int64_t>() : static_cast<int64_t>(i));
+    k.integer_values_ = k.integer_values_ && v.is_number_integer();
   }
   return k;
+}
+
+bool Knob::magnitude() const {
+  const bool sizes = kind_ == KnobKind::kInt || kind_ == KnobKind::kSplit ||
+                     (kind_ == KnobKind::kChoice && recorded_ && integer_values_);
+  return sizes && std::all_of(parts_.begin(), parts_.end(), [](int64_t v) { return v >= 0; });
 }
 
 namespace {

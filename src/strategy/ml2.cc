@@ -85,6 +85,7 @@ class Ml2Strategy final : public Strategy {
         expected_(p.text("search") == "expected"),
         use_prior_(p.text("prior") == "estimate"),
         dedup_(p.text("dedup") == "program"),
+        v_pairs_(p.text("validity_features") == "pairs"),
         annealer_(space,
                   {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
                   seed ^ 0xa11ea1ULL) {
@@ -130,7 +131,7 @@ class Ml2Strategy final : public Strategy {
       const FeatureMatrix f = knob_features(space_, pts);
       std::vector<double> score = p_.score(f);
       if (!use_v_ || !v_.trained()) return score;
-      const std::vector<double> p_valid = v_.p_valid(f);
+      const std::vector<double> p_valid = v_.p_valid(validity_features(pts));
       for (size_t i = 0; i < score.size(); ++i) {
         if (expected_ && model_options_.label == PerfLabel::kThroughput) {
           score[i] *= p_valid[i];
@@ -161,7 +162,7 @@ class Ml2Strategy final : public Strategy {
     std::unordered_map<uint64_t, double> p_gate;  // P(valid) the gate gave each candidate
     auto gate = [&](const std::vector<uint64_t>& candidates) {
       std::vector<double> p_valid(candidates.size(), 1.0);
-      if (use_v_ && !candidates.empty()) p_valid = v_.p_valid(knob_features(space_, candidates));
+      if (use_v_ && !candidates.empty()) p_valid = v_.p_valid(validity_features(candidates));
       for (size_t i = 0; i < candidates.size(); ++i) {
         exclude.insert(candidates[i]);
         p_gate[candidates[i]] = p_valid[i];
@@ -185,7 +186,7 @@ class Ml2Strategy final : public Strategy {
     // measure it (metrics()).
     const std::vector<uint64_t> probes = random_unknown(want - out.configs.size(), exclude);
     if (use_v_ && v_.trained() && !probes.empty()) {
-      const std::vector<double> p_valid = v_.p_valid(knob_features(space_, probes));
+      const std::vector<double> p_valid = v_.p_valid(validity_features(probes));
       for (size_t i = 0; i < probes.size(); ++i) probe_[probes[i]] = p_valid[i];
     }
     out.configs.insert(out.configs.end(), probes.begin(), probes.end());
@@ -372,7 +373,7 @@ class Ml2Strategy final : public Strategy {
     if (near.empty()) return {};
     const std::vector<double> s = score(near);
     std::vector<double> p_valid(near.size(), 1.0);
-    if (use_v_ && v_.trained()) p_valid = v_.p_valid(knob_features(space_, near));
+    if (use_v_ && v_.trained()) p_valid = v_.p_valid(validity_features(near));
     std::vector<uint64_t> out;
     for (size_t i : best_first(s)) {
       if (out.size() == count) break;
@@ -396,6 +397,12 @@ class Ml2Strategy final : public Strategy {
   // With dedup: a trial has run the program with this artifact digest (empty: no artifact).
   bool program_ran(const std::string& digest) const {
     return dedup_ && !digest.empty() && ran_programs_.count(digest);
+  }
+
+  // What ModelV sees of a configuration before it is built: the knob features, and with
+  // validity_features=pairs the knob pairs too (knob_pair_features).
+  FeatureMatrix validity_features(const std::vector<uint64_t>& indices) const {
+    return v_pairs_ ? knob_pair_features(space_, indices) : knob_features(space_, indices);
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
@@ -560,7 +567,7 @@ class Ml2Strategy final : public Strategy {
     // same configurations; only pa and ml2 rank by it.
     a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat, baselines(ok_hidden));
     if (use_v_) {
-      v_.fit(knob_features(space_, labelled_idx), labelled_status);
+      v_.fit(validity_features(labelled_idx), labelled_status);
       v_hidden_.fit(with_hidden(knob_features(space_, run_idx), run_hidden), run_status);
     }
   }
@@ -574,6 +581,7 @@ class Ml2Strategy final : public Strategy {
   bool expected_;    // the search walks P(valid) x ModelP (else ModelP above the threshold)
   bool use_prior_;   // ModelA learns latency relative to the hidden feature `estimate`
   bool dedup_;       // a program already run is not run again for another configuration
+  bool v_pairs_;     // ModelV sees the knob pairs (validity_features=pairs)
   bool auto_label_;  // the label follows the prior: log-latency with it, throughput without
   bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded
   bool built_ok_ = false;                                  // some build succeeded

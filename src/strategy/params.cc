@@ -157,6 +157,16 @@ const std::vector<ParamSpec>& param_specs() {
        "picked in the same round) is not run: its measurement would repeat that one's; none, "
        "every chosen candidate runs",
        kModelTuners},
+      {"validity_features",
+       "knobs",
+       0,
+       0,
+       false,
+       {"knobs", "pairs"},
+       "ml2: what ModelV sees before a build (pv, ml2): knobs, the knob features; pairs, also the "
+       "sum of the logarithms of every two size-valued knob parts (the logarithm of their "
+       "product, as resource limits are)",
+       kModelTuners},
       {"ensemble",
        "5",
        1,

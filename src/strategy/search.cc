@@ -18,6 +18,38 @@ FeatureMatrix knob_features(const Space& space, const std::vector<uint64_t>& ind
   return m;
 }
 
+FeatureMatrix knob_pair_features(const Space& space, const std::vector<uint64_t>& indices) {
+  std::vector<size_t> cols;  // magnitude features that take more than one value
+  size_t offset = 0;
+  for (const Knob& k : space.knobs()) {
+    for (size_t part = 0; k.magnitude() && part < static_cast<size_t>(k.arity()); ++part) {
+      for (uint32_t e = 1; e < k.size(); ++e) {
+        if (k.parts(e)[part] != k.parts(0)[part]) {
+          cols.push_back(offset + part);
+          break;
+        }
+      }
+    }
+    offset += static_cast<size_t>(k.arity());
+  }
+  const FeatureMatrix knob = knob_features(space, indices);
+  const size_t pairs = cols.size() < 2 ? 0 : cols.size() * (cols.size() - 1) / 2;
+  FeatureMatrix m(knob.rows, knob.cols + pairs);
+  std::vector<double> logs(cols.size());
+  for (size_t r = 0; r < knob.rows; ++r) {
+    const float* in = knob.row(r);
+    float* out = m.row(r);
+    std::copy(in, in + knob.cols, out);
+    for (size_t c = 0; c < cols.size(); ++c) logs[c] = std::log2(1.0 + in[cols[c]]);
+    size_t at = knob.cols;
+    for (size_t a = 0; a < cols.size(); ++a) {
+      for (size_t b = a + 1; b < cols.size(); ++b)
+        out[at++] = static_cast<float>(logs[a] + logs[b]);
+    }
+  }
+  return m;
+}
+
 uint64_t random_walk(const Space& space, uint64_t index, std::mt19937_64& rng) {
   const auto& knobs = space.knobs();
   Config c = space.at(index);

@@ -171,6 +171,22 @@ TEST(ModelStrategies, Ml2WithAnEnsembleIsReproducibleAndProposesOtherwise) {
   EXPECT_TRUE(std::equal(a.history.begin(), a.history.begin() + 32, c.history.begin()));
 }
 
+TEST(ModelStrategies, PvWithKnobPairsIsReproducibleAndGatesOtherwise) {
+  const std::map<std::string, std::string> knobs = {{"n", "32"}, {"rounds", "30"}};
+  std::map<std::string, std::string> pairs = knobs;
+  pairs["validity_features"] = "pairs";
+  // The bowl's limit is x + y, not a product, yet the gate's scores change with what it sees.
+  TuneSummary a = tune("pv", 1, 96, pairs), b = tune("pv", 1, 96, pairs),
+              c = tune("pv", 1, 96, knobs);
+  EXPECT_EQ(a.history, b.history);
+  EXPECT_NE(a.history, c.history);
+  EXPECT_EQ(a.invalid_trials, a.run_failures);  // build failures are not trials
+  ASSERT_TRUE(a.best_latency_ms.has_value());
+  EXPECT_LT(*a.best_latency_ms, 1.05);
+  pairs["validity_features"] = "triples";
+  EXPECT_THROW(tune("pv", 1, 32, pairs), std::invalid_argument);
+}
+
 TEST(ModelStrategies, XgbBeatsRandomOnASmoothSpace) {
   TuneSummary x = tune("xgb", 1, 160, {{"plan_size", "32"}});
   TuneSummary r = tune("random", 1, 160);

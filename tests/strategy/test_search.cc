@@ -1,0 +1,105 @@
+#include "strategy/search.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "ml2tuner/model.h"
+
+namespace ml2 {
+namespace {
+
+TEST(SpaceKnobs, MagnitudeMarksTheKnobsWhosePartsAreSizes) {
+  using nlohmann::json;
+  EXPECT_TRUE(Knob::Range("r", 1, 8).magnitude());
+  EXPECT_TRUE(Knob::Values("v", {1, 16, 64}).magnitude());
+  EXPECT_TRUE(Knob::Split("s", 12, 3).magnitude());
+  EXPECT_TRUE(Knob::Recorded("block", {json(16), json(32)}).magnitude());
+  EXPECT_FALSE(Knob::Values("offset", {-1, 0, 1}).magnitude());
+  EXPECT_FALSE(Knob::Bool("b").magnitude());
+  EXPECT_FALSE(Knob::Choice("order", {"xy", "yx"}).magnitude());
+  EXPECT_FALSE(Knob::Recorded("mixed", {json(16), json(0.5)}).magnitude());
+  EXPECT_FALSE(Knob::Recorded("names", {json("fast"), json("slow")}).magnitude());
+}
+
+Space mixed_space() {
+  SpaceBuilder b;
+  b.add(Knob::Values("block_x", {1, 2, 4, 8}));
+  b.add(Knob::Values("block_y", {1, 3}));
+  b.add(Knob::Split("tile", 12, 2));
+  b.add(Knob::Values("fixed", {15}));  // one value: no pairs
+  b.add(Knob::Bool("unroll"));
+  b.add(Knob::Choice("order", {"xy", "yx"}));
+  return std::move(b).build();
+}
+
+TEST(Search, KnobPairFeaturesAddTheLogarithmOfEveryProductOfTwoSizes) {
+  const Space space = mixed_space();
+  std::vector<uint64_t> all(space.size());
+  for (uint64_t i = 0; i < space.size(); ++i) all[i] = i;
+  const FeatureMatrix knob = knob_features(space, all);
+  const FeatureMatrix pairs = knob_pair_features(space, all);
+  // 7 knob features (the split has two); the sizes that vary are block_x, block_y and both tile
+  // parts: 6 pairs.
+  ASSERT_EQ(knob.cols, 7u);
+  ASSERT_EQ(pairs.cols, 13u);
+  ASSERT_EQ(pairs.rows, knob.rows);
+  const std::vector<std::pair<size_t, size_t>> expected = {{0, 1}, {0, 2}, {0, 3},
+                                                           {1, 2}, {1, 3}, {2, 3}};
+  for (size_t r = 0; r < knob.rows; ++r) {
+    for (size_t c = 0; c < knob.cols; ++c) EXPECT_EQ(pairs.row(r)[c], knob.row(r)[c]);
+    for (size_t p = 0; p < expected.size(); ++p) {
+      const auto [a, b] = expected[p];
+      const double want = std::log2(1.0 + knob.row(r)[a]) + std::log2(1.0 + knob.row(r)[b]);
+      EXPECT_NEAR(pairs.row(r)[knob.cols + p], want, 1e-5);
+    }
+  }
+  // A space without two varying sizes gets no pairs.
+  SpaceBuilder b;
+  b.add(Knob::Values("x", {1, 2, 4}));
+  b.add(Knob::Choice("order", {"a", "b"}));
+  const Space small = std::move(b).build();
+  EXPECT_EQ(knob_pair_features(small, {0, 1}).cols, knob_features(small, {0, 1}).cols);
+}
+
+TEST(Search, KnobPairsLetAValidityModelLearnAProductLimit) {
+  // Valid where x * y <= 96, a resource limit such as threads per block or a buffer's entries.
+  SpaceBuilder b;
+  b.add(Knob::Range("x", 1, 40));
+  b.add(Knob::Range("y", 1, 40));
+  const Space space = std::move(b).build();
+  auto status = [&](uint64_t i) {
+    const Config c = space.at(i);
+    return (c[0] + 1) * (c[1] + 1) <= 96 ? Status::kOk : Status::kCompileError;
+  };
+  std::vector<uint64_t> all(space.size());
+  for (uint64_t i = 0; i < space.size(); ++i) all[i] = i;
+  size_t wrong_knobs = 0, wrong_pairs = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<uint64_t> train;
+    std::vector<Status> outcome;
+    for (int k = 0; k < 150; ++k) {
+      train.push_back(space.sample(rng));
+      outcome.push_back(status(train.back()));
+    }
+    ValidityOptions o;
+    o.seed = seed;
+    ValidityModel with_knobs(o), with_pairs(o);
+    with_knobs.fit(knob_features(space, train), outcome);
+    with_pairs.fit(knob_pair_features(space, train), outcome);
+    const std::vector<double> pk = with_knobs.p_valid(knob_features(space, all));
+    const std::vector<double> pp = with_pairs.p_valid(knob_pair_features(space, all));
+    for (uint64_t i : all) {
+      const bool valid = status(i) == Status::kOk;
+      wrong_knobs += (pk[i] >= 0.5) != valid;
+      wrong_pairs += (pp[i] >= 0.5) != valid;
+    }
+  }
+  EXPECT_LT(wrong_pairs * 2, wrong_knobs) << "knobs " << wrong_knobs << ", pairs " << wrong_pairs;
+}
+
+}  // namespace
+}  // namespace ml2
