@@ -131,7 +131,7 @@ class Ml2Strategy final : public Strategy {
       const FeatureMatrix f = knob_features(space_, pts);
       std::vector<double> score = p_.score(f);
       if (!use_v_ || !v_.trained()) return score;
-      const std::vector<double> p_valid = v_.p_valid(validity_features(pts));
+      const std::vector<double> p_valid = p_valid_unbuilt(f);
       for (size_t i = 0; i < score.size(); ++i) {
         if (expected_ && model_options_.label == PerfLabel::kThroughput) {
           score[i] *= p_valid[i];
@@ -162,7 +162,8 @@ class Ml2Strategy final : public Strategy {
     std::unordered_map<uint64_t, double> p_gate;  // P(valid) the gate gave each candidate
     auto gate = [&](const std::vector<uint64_t>& candidates) {
       std::vector<double> p_valid(candidates.size(), 1.0);
-      if (use_v_ && !candidates.empty()) p_valid = v_.p_valid(validity_features(candidates));
+      if (use_v_ && !candidates.empty())
+        p_valid = p_valid_unbuilt(knob_features(space_, candidates));
       for (size_t i = 0; i < candidates.size(); ++i) {
         exclude.insert(candidates[i]);
         p_gate[candidates[i]] = p_valid[i];
@@ -186,7 +187,7 @@ class Ml2Strategy final : public Strategy {
     // measure it (metrics()).
     const std::vector<uint64_t> probes = random_unknown(want - out.configs.size(), exclude);
     if (use_v_ && v_.trained() && !probes.empty()) {
-      const std::vector<double> p_valid = v_.p_valid(validity_features(probes));
+      const std::vector<double> p_valid = p_valid_unbuilt(knob_features(space_, probes));
       for (size_t i = 0; i < probes.size(); ++i) probe_[probes[i]] = p_valid[i];
     }
     out.configs.insert(out.configs.end(), probes.begin(), probes.end());
@@ -373,7 +374,7 @@ class Ml2Strategy final : public Strategy {
     if (near.empty()) return {};
     const std::vector<double> s = score(near);
     std::vector<double> p_valid(near.size(), 1.0);
-    if (use_v_ && v_.trained()) p_valid = v_.p_valid(validity_features(near));
+    if (use_v_ && v_.trained()) p_valid = p_valid_unbuilt(knob_features(space_, near));
     std::vector<uint64_t> out;
     for (size_t i : best_first(s)) {
       if (out.size() == count) break;
@@ -399,10 +400,10 @@ class Ml2Strategy final : public Strategy {
     return dedup_ && !digest.empty() && ran_programs_.count(digest);
   }
 
-  // What ModelV sees of a configuration before it is built: the knob features, and with
-  // validity_features=pairs the knob pairs too (knob_pair_features).
-  FeatureMatrix validity_features(const std::vector<uint64_t>& indices) const {
-    return v_pairs_ ? knob_pair_features(space_, indices) : knob_features(space_, indices);
+  // ModelV's P(valid) before the build, from the knob features `knob` (with
+  // validity_features=pairs, and the knob pairs: with_knob_pairs).
+  std::vector<double> p_valid_unbuilt(const FeatureMatrix& knob) const {
+    return v_pairs_ ? v_.p_valid(with_knob_pairs(space_, knob)) : v_.p_valid(knob);
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
@@ -567,7 +568,8 @@ class Ml2Strategy final : public Strategy {
     // same configurations; only pa and ml2 rank by it.
     a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat, baselines(ok_hidden));
     if (use_v_) {
-      v_.fit(validity_features(labelled_idx), labelled_status);
+      const FeatureMatrix labelled = knob_features(space_, labelled_idx);
+      v_.fit(v_pairs_ ? with_knob_pairs(space_, labelled) : labelled, labelled_status);
       v_hidden_.fit(with_hidden(knob_features(space_, run_idx), run_hidden), run_status);
     }
   }

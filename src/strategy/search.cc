@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <queue>
+#include <stdexcept>
+#include <string>
 
 #include "util/random.h"
 
@@ -18,7 +20,7 @@ FeatureMatrix knob_features(const Space& space, const std::vector<uint64_t>& ind
   return m;
 }
 
-FeatureMatrix knob_pair_features(const Space& space, const std::vector<uint64_t>& indices) {
+FeatureMatrix with_knob_pairs(const Space& space, const FeatureMatrix& knob) {
   std::vector<size_t> cols;  // magnitude features that take more than one value
   size_t offset = 0;
   for (const Knob& k : space.knobs()) {
@@ -32,7 +34,11 @@ FeatureMatrix knob_pair_features(const Space& space, const std::vector<uint64_t>
     }
     offset += static_cast<size_t>(k.arity());
   }
-  const FeatureMatrix knob = knob_features(space, indices);
+  if (knob.cols != space.num_features()) {
+    throw std::invalid_argument("with_knob_pairs: " + std::to_string(knob.cols) +
+                                " columns, not the space's " +
+                                std::to_string(space.num_features()) + " knob features");
+  }
   const size_t pairs = cols.size() < 2 ? 0 : cols.size() * (cols.size() - 1) / 2;
   FeatureMatrix m(knob.rows, knob.cols + pairs);
   std::vector<double> logs(cols.size());
