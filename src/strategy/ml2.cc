@@ -86,6 +86,7 @@ class Ml2Strategy final : public Strategy {
         use_prior_(p.text("prior") == "estimate"),
         dedup_(p.text("dedup") == "program"),
         v_pairs_(p.text("validity_features") == "pairs"),
+        knob_pairs_(space),
         annealer_(space,
                   {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
                   seed ^ 0xa11ea1ULL) {
@@ -401,9 +402,9 @@ class Ml2Strategy final : public Strategy {
   }
 
   // ModelV's P(valid) before the build, from the knob features `knob` (with
-  // validity_features=pairs, and the knob pairs: with_knob_pairs).
+  // validity_features=pairs, and the knob pairs).
   std::vector<double> p_valid_unbuilt(const FeatureMatrix& knob) const {
-    return v_pairs_ ? v_.p_valid(with_knob_pairs(space_, knob)) : v_.p_valid(knob);
+    return v_pairs_ ? v_.p_valid(knob_pairs_.extend(knob)) : v_.p_valid(knob);
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
@@ -569,7 +570,7 @@ class Ml2Strategy final : public Strategy {
     a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat, baselines(ok_hidden));
     if (use_v_) {
       const FeatureMatrix labelled = knob_features(space_, labelled_idx);
-      v_.fit(v_pairs_ ? with_knob_pairs(space_, labelled) : labelled, labelled_status);
+      v_.fit(v_pairs_ ? knob_pairs_.extend(labelled) : labelled, labelled_status);
       v_hidden_.fit(with_hidden(knob_features(space_, run_idx), run_hidden), run_status);
     }
   }
@@ -580,10 +581,11 @@ class Ml2Strategy final : public Strategy {
   std::mt19937_64 rng_;
   size_t n_;
   double alpha_, alpha_prior_, threshold_, exploration_, local_, revisit_;
-  bool expected_;    // the search walks P(valid) x ModelP (else ModelP above the threshold)
-  bool use_prior_;   // ModelA learns latency relative to the hidden feature `estimate`
-  bool dedup_;       // a program already run is not run again for another configuration
-  bool v_pairs_;     // ModelV sees the knob pairs (validity_features=pairs)
+  bool expected_;   // the search walks P(valid) x ModelP (else ModelP above the threshold)
+  bool use_prior_;  // ModelA learns latency relative to the hidden feature `estimate`
+  bool dedup_;      // a program already run is not run again for another configuration
+  bool v_pairs_;    // ModelV sees the knob pairs (validity_features=pairs)
+  KnobPairs knob_pairs_;
   bool auto_label_;  // the label follows the prior: log-latency with it, throughput without
   bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded
   bool built_ok_ = false;                                  // some build succeeded

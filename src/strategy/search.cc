@@ -20,36 +20,38 @@ FeatureMatrix knob_features(const Space& space, const std::vector<uint64_t>& ind
   return m;
 }
 
-FeatureMatrix with_knob_pairs(const Space& space, const FeatureMatrix& knob) {
-  std::vector<size_t> cols;  // magnitude features that take more than one value
+KnobPairs::KnobPairs(const Space& space) : features_(space.num_features()) {
   size_t offset = 0;
   for (const Knob& k : space.knobs()) {
     for (size_t part = 0; k.magnitude() && part < static_cast<size_t>(k.arity()); ++part) {
       for (uint32_t e = 1; e < k.size(); ++e) {
         if (k.parts(e)[part] != k.parts(0)[part]) {
-          cols.push_back(offset + part);
+          cols_.push_back(offset + part);
           break;
         }
       }
     }
     offset += static_cast<size_t>(k.arity());
   }
-  if (knob.cols != space.num_features()) {
-    throw std::invalid_argument("with_knob_pairs: " + std::to_string(knob.cols) +
-                                " columns, not the space's " +
-                                std::to_string(space.num_features()) + " knob features");
+}
+
+FeatureMatrix KnobPairs::extend(const FeatureMatrix& knob) const {
+  if (knob.cols != features_) {
+    throw std::invalid_argument("KnobPairs::extend: " + std::to_string(knob.cols) +
+                                " columns, not the space's " + std::to_string(features_) +
+                                " knob features");
   }
-  const size_t pairs = cols.size() < 2 ? 0 : cols.size() * (cols.size() - 1) / 2;
+  const size_t pairs = cols_.size() < 2 ? 0 : cols_.size() * (cols_.size() - 1) / 2;
   FeatureMatrix m(knob.rows, knob.cols + pairs);
-  std::vector<double> logs(cols.size());
+  std::vector<double> logs(cols_.size());
   for (size_t r = 0; r < knob.rows; ++r) {
     const float* in = knob.row(r);
     float* out = m.row(r);
     std::copy(in, in + knob.cols, out);
-    for (size_t c = 0; c < cols.size(); ++c) logs[c] = std::log2(1.0 + in[cols[c]]);
+    for (size_t c = 0; c < cols_.size(); ++c) logs[c] = std::log2(1.0 + in[cols_[c]]);
     size_t at = knob.cols;
-    for (size_t a = 0; a < cols.size(); ++a) {
-      for (size_t b = a + 1; b < cols.size(); ++b)
+    for (size_t a = 0; a < cols_.size(); ++a) {
+      for (size_t b = a + 1; b < cols_.size(); ++b)
         out[at++] = static_cast<float>(logs[a] + logs[b]);
     }
   }

@@ -16,12 +16,21 @@ namespace ml2 {
 // The knob features (Space::features) of each index, one row per index.
 FeatureMatrix knob_features(const Space& space, const std::vector<uint64_t>& indices);
 
-// The knob features `knob` followed by log2(1 + a) + log2(1 + b) for every pair of magnitude
-// features (Knob::magnitude) that vary in the space: the logarithm of a product of two sizes
-// (threads per block, a tile's area), which a tree, splitting on one feature at a time, cannot form
-// itself. Resource limits are such products, so a classifier of validity finds them easier to
-// learn. `knob` holds knob_features rows of `space`.
-FeatureMatrix with_knob_pairs(const Space& space, const FeatureMatrix& knob);
+// Knob features followed by log2(1 + a) + log2(1 + b) for every pair of magnitude features
+// (Knob::magnitude) that vary in the space: the logarithm of a product of two sizes (threads per
+// block, a tile's area), which a tree, splitting on one feature at a time, cannot form itself.
+// Resource limits are such products, so a classifier of validity finds them easier to learn.
+// Which columns pair up is found once per space; extend() then only computes.
+class KnobPairs {
+ public:
+  explicit KnobPairs(const Space& space);
+  // `knob` holds knob_features rows of the space; throws std::invalid_argument otherwise.
+  FeatureMatrix extend(const FeatureMatrix& knob) const;
+
+ private:
+  size_t features_;
+  std::vector<size_t> cols_;  // magnitude features that take more than one value
+};
 
 // Moves one random knob of `index` to another random value that keeps the configuration in the
 // space (a few tries; the point itself if none is found), as AutoTVM's random_walk.

@@ -40,7 +40,7 @@ TEST(Search, KnobPairsAddTheLogarithmOfEveryProductOfTwoSizes) {
   std::vector<uint64_t> all(space.size());
   for (uint64_t i = 0; i < space.size(); ++i) all[i] = i;
   const FeatureMatrix knob = knob_features(space, all);
-  const FeatureMatrix pairs = with_knob_pairs(space, knob);
+  const FeatureMatrix pairs = KnobPairs(space).extend(knob);
   // 7 knob features (the split has two); the sizes that vary are block_x, block_y and both tile
   // parts: 6 pairs.
   ASSERT_EQ(knob.cols, 7u);
@@ -61,8 +61,8 @@ TEST(Search, KnobPairsAddTheLogarithmOfEveryProductOfTwoSizes) {
   b.add(Knob::Values("x", {1, 2, 4}));
   b.add(Knob::Choice("order", {"a", "b"}));
   const Space small = std::move(b).build();
-  EXPECT_EQ(with_knob_pairs(small, knob_features(small, {0, 1})).cols, 2u);
-  EXPECT_THROW(with_knob_pairs(small, knob), std::invalid_argument);  // another space's rows
+  EXPECT_EQ(KnobPairs(small).extend(knob_features(small, {0, 1})).cols, 2u);
+  EXPECT_THROW(KnobPairs(small).extend(knob), std::invalid_argument);  // another space's rows
 }
 
 TEST(Search, KnobPairsLetAValidityModelLearnAProductLimit) {
@@ -77,6 +77,7 @@ TEST(Search, KnobPairsLetAValidityModelLearnAProductLimit) {
   };
   std::vector<uint64_t> all(space.size());
   for (uint64_t i = 0; i < space.size(); ++i) all[i] = i;
+  const KnobPairs pairs(space);
   size_t wrong_knobs = 0, wrong_pairs = 0;
   for (uint64_t seed = 1; seed <= 10; ++seed) {
     std::mt19937_64 rng(seed);
@@ -90,10 +91,9 @@ TEST(Search, KnobPairsLetAValidityModelLearnAProductLimit) {
     o.seed = seed;
     ValidityModel with_knobs(o), with_pairs(o);
     with_knobs.fit(knob_features(space, train), outcome);
-    with_pairs.fit(with_knob_pairs(space, knob_features(space, train)), outcome);
+    with_pairs.fit(pairs.extend(knob_features(space, train)), outcome);
     const std::vector<double> pk = with_knobs.p_valid(knob_features(space, all));
-    const std::vector<double> pp =
-        with_pairs.p_valid(with_knob_pairs(space, knob_features(space, all)));
+    const std::vector<double> pp = with_pairs.p_valid(pairs.extend(knob_features(space, all)));
     for (uint64_t i : all) {
       const bool valid = status(i) == Status::kOk;
       wrong_knobs += (pk[i] >= 0.5) != valid;
