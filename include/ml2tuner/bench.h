@@ -12,6 +12,8 @@
 //                      and extra_build_s their virtual cost
 //   rmse_p, rmse_a     error of log(latency) predicted by ModelP and ModelA before the runs
 //   v_precision, v_recall   of ModelV's pre-build gate (invalid is the positive class)
+//   v_kind_accuracy    how often ModelV's predicted failure kind was right, on the built
+//                      candidates that failed; v_kind_majority: always the most common kind
 //   best_latency_ms, gap_to_optimum (where the space's optimum is known), virtual_time_s,
 //   strategy_s_per_round (tuner overhead: models and search per round)
 #pragma once

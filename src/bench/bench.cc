@@ -319,7 +319,8 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
         m["virtual_time_s"] = s["virtual_time_s"];
         m["strategy_s_per_round"] = s["strategy_s_per_round"];
         const json& sm = s["strategy_metrics"];
-        for (const char* k : {"rmse_p", "rmse_a", "v_precision", "v_recall"}) {
+        for (const char* k : {"rmse_p", "rmse_a", "v_precision", "v_recall", "v_kind_accuracy",
+                              "v_kind_majority"}) {
           m[k] = number(metric(sm, k));
         }
         if (std::isfinite(optimum) && s["best_latency_ms"].is_number()) {
@@ -374,8 +375,10 @@ std::string markdown(const json& r, const BenchOptions& o) {
      << "; means over seeds (and tasks).\n\n## Overall\n\n"
      << "| tuner | samples to equal xgb | not equalled | samples to within 1 % | virtual time to "
         "equal | invalid trials | reduction vs xgb | run failures | builds | RMSE P | RMSE A | "
-        "ModelV precision / recall | overhead per round |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "ModelV precision / recall | ModelV failure kind right (always the commonest) | overhead "
+        "per "
+        "round |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const std::string& t : o.tuners) {
     const json& m = r["overall"][t];
     md << "| " << t << " | " << cell(m, "samples_to_equal", "%.1f %%") << " | "
@@ -384,7 +387,8 @@ std::string markdown(const json& r, const BenchOptions& o) {
        << cell(m, "invalid_trials_reduction", "%.3f") << " | " << cell(m, "run_failures", "%.1f")
        << " | " << cell(m, "builds", "%.0f") << " | " << cell(m, "rmse_p", "%.3f") << " | "
        << cell(m, "rmse_a", "%.3f") << " | " << cell(m, "v_precision", "%.2f") << " / "
-       << cell(m, "v_recall", "%.2f") << " | " << cell(m, "strategy_s_per_round", "%.2f s")
+       << cell(m, "v_recall", "%.2f") << " | " << cell(m, "v_kind_accuracy", "%.2f") << " ("
+       << cell(m, "v_kind_majority", "%.2f") << ") | " << cell(m, "strategy_s_per_round", "%.2f s")
        << " |\n";
   }
   md << "\nsamples to equal: a tuner's trials to reach xgb's final best / xgb's own (as a "

@@ -42,7 +42,11 @@
 // configurations before they were run (the paper compares these); v_precision and v_recall of the
 // pre-build validity gate (invalid is positive), measured on the random exploration candidates,
 // which are built whatever the gate predicts (the gate's own choices would only show how often
-// what it let through failed), wherever their validity became known: a build failure or a run.
+// what it let through failed), wherever their validity became known: a build failure or a run;
+// v_kind_accuracy, how often the failure kind ModelV predicted before the build (likely_failure)
+// was the kind of failure a candidate then had, over the v_kind_failures built candidates that
+// failed, and v_kind_majority, the share of the most common kind among them (what always
+// predicting that kind would score).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -196,6 +200,14 @@ class Ml2Strategy final : public Strategy {
     while (out.configs.size() < want && reused < reservoir.size()) {
       out.configs.push_back(reservoir[reused++]);
     }
+    // How each candidate would fail, if it fails: scored against the failures that happen.
+    if (use_v_ && v_.trained() && !out.configs.empty()) {
+      const std::vector<std::optional<Status>> kind =
+          likely_failure_unbuilt(knob_features(space_, out.configs));
+      for (size_t i = 0; i < out.configs.size(); ++i) {
+        if (kind[i]) predicted_kind_[out.configs[i]] = *kind[i];
+      }
+    }
     return out;
   }
 
@@ -296,6 +308,15 @@ class Ml2Strategy final : public Strategy {
         tp_ + fp_ ? static_cast<double>(tp_) / static_cast<double>(tp_ + fp_) : std::nan("");
     m["v_recall"] =
         tp_ + fn_ ? static_cast<double>(tp_) / static_cast<double>(tp_ + fn_) : std::nan("");
+    // The failure kind predicted before the build, on the candidates that failed; against the
+    // share of the most common kind among them (what always answering that kind would score).
+    if (kind_scored_ > 0) {
+      int64_t most = 0;
+      for (const auto& [status, count] : kind_seen_) most = std::max(most, count);
+      m["v_kind_accuracy"] = static_cast<double>(kind_hits_) / static_cast<double>(kind_scored_);
+      m["v_kind_majority"] = static_cast<double>(most) / static_cast<double>(kind_scored_);
+      m["v_kind_failures"] = static_cast<double>(kind_scored_);
+    }
     return m;
   }
 
@@ -407,6 +428,11 @@ class Ml2Strategy final : public Strategy {
     return v_pairs_ ? v_.p_valid(knob_pairs_.extend(knob)) : v_.p_valid(knob);
   }
 
+  // ModelV's most likely failure kind before the build (see p_valid_unbuilt).
+  std::vector<std::optional<Status>> likely_failure_unbuilt(const FeatureMatrix& knob) const {
+    return v_pairs_ ? v_.likely_failure(knob_pairs_.extend(knob)) : v_.likely_failure(knob);
+  }
+
   // pa and ml2 after successful builds none of which gave a hidden feature.
   bool builds_reveal_nothing() const { return use_a_ && built_ok_ && hidden_names_.empty(); }
 
@@ -510,6 +536,15 @@ class Ml2Strategy final : public Strategy {
       fn_ += !predicted_invalid && invalid;
       probe_.erase(g);
     }
+    if (auto k = predicted_kind_.find(o.index);
+        k != predicted_kind_.end() && (o.stage == Stage::kRun || o.status != Status::kOk)) {
+      if (o.status != Status::kOk) {
+        ++kind_scored_;
+        kind_hits_ += k->second == o.status;
+        ++kind_seen_[o.status];
+      }
+      predicted_kind_.erase(k);
+    }
     if (o.stage != Stage::kRun || o.status != Status::kOk || !o.latency_ms) return;
     const double actual = std::log(*o.latency_ms);
     // Both errors are measured on the same configurations, so the two RMSEs compare.
@@ -604,6 +639,9 @@ class Ml2Strategy final : public Strategy {
   std::unordered_map<uint64_t, double> predicted_p_, predicted_a_;
   std::vector<double> sq_p_, sq_a_;
   int64_t tp_ = 0, fp_ = 0, fn_ = 0;
+  std::unordered_map<uint64_t, Status> predicted_kind_;  // ModelV's failure kind, before the build
+  int64_t kind_scored_ = 0, kind_hits_ = 0;              // failures it was predicted for; right
+  std::map<Status, int64_t> kind_seen_;                  // those failures by kind
 };
 
 }  // namespace

@@ -121,10 +121,8 @@ class BowlTarget : public Target {
   bool estimate_;
 };
 
-TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
-                 std::map<std::string, std::string> params = {}, int nx = 48, int ny = 32,
-                 bool estimate = false) {
-  BowlTarget target(nx, ny, estimate);
+TuneSummary tune_on(const Target& target, const std::string& tuner, uint64_t seed, int64_t trials,
+                    std::map<std::string, std::string> params) {
   const fs::path db =
       fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-" + tuner + "-" +
                                    std::to_string(seed) + ".db");
@@ -144,6 +142,48 @@ TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
   for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
   return out;
 }
+
+TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
+                 std::map<std::string, std::string> params = {}, int nx = 48, int ny = 32,
+                 bool estimate = false) {
+  return tune_on(BowlTarget(nx, ny, estimate), tuner, seed, trials, std::move(params));
+}
+
+// Two failure kinds in two regions: x >= 24 fails to compile, otherwise y >= 24 fails at run
+// time; the latency is a bowl around (10, 10).
+class TwoKindsTarget : public Target {
+ public:
+  TwoKindsTarget() : space_(grid_space(32, 32)) {}
+  std::string name() const override { return "two-kinds"; }
+  std::string task() const override { return "two-kinds"; }
+  const Space& space() const override { return space_; }
+  BuildResult build(const Config& c) const override {
+    BuildResult b;
+    b.virtual_s = 0.1;
+    if (c[0] >= 24) {
+      b.status = Status::kCompileError;
+      b.message = "too wide";
+      return b;
+    }
+    b.artifact = std::to_string(c[0]) + " " + std::to_string(c[1]);
+    return b;
+  }
+  RunResult run(const std::string& artifact) const override {
+    int64_t x = 0, y = 0;
+    std::sscanf(artifact.c_str(), "%ld %ld", &x, &y);
+    RunResult r;
+    if (y >= 24) {
+      r.status = Status::kRuntimeError;
+      r.message = "out of registers";
+      return r;
+    }
+    r.latency = Measurement::from_samples({bowl_ms(x + 13, y)});
+    return r;
+  }
+
+ private:
+  Space space_;
+};
 
 TEST(ModelStrategies, SameSeedSameRun) {
   for (const char* t : {"xgb", "ga", "ml2"}) {
@@ -215,6 +255,24 @@ TEST(ModelStrategies, Ml2AvoidsInvalidTrialsAndRecordsModelErrors) {
   // simple, so it tells most failures from successes.
   EXPECT_GT(m.strategy_metrics.at("v_precision"), 0.7);
   EXPECT_GT(m.strategy_metrics.at("v_recall"), 0.6);
+}
+
+// ModelV's failure kind, predicted before the build, is scored on the built candidates that
+// failed: with two kinds in two regions that the knobs separate, it is right more often than
+// always answering the commoner kind.
+TEST(ModelStrategies, Ml2ScoresTheFailureKindItPredicted) {
+  const std::map<std::string, std::string> p = {
+      {"n", "32"}, {"rounds", "40"}, {"exploration", "0.5"}};
+  TuneSummary m = tune_on(TwoKindsTarget(), "ml2", 3, 256, p);
+  ASSERT_TRUE(m.strategy_metrics.count("v_kind_accuracy"));
+  const double accuracy = m.strategy_metrics.at("v_kind_accuracy");
+  const double majority = m.strategy_metrics.at("v_kind_majority");
+  EXPECT_GE(m.strategy_metrics.at("v_kind_failures"), 20);
+  EXPECT_LT(majority, 0.9);  // both kinds were met
+  EXPECT_GT(accuracy, 0.9);
+  EXPECT_GT(accuracy, majority + 0.05);
+  // Without ModelV (p) nothing is predicted, so nothing is scored.
+  EXPECT_FALSE(tune_on(TwoKindsTarget(), "p", 3, 96, p).strategy_metrics.count("v_kind_accuracy"));
 }
 
 TEST(ModelStrategies, Ml2ResumedRestoresItsPredictionsForTheStoredRounds) {
