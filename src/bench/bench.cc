@@ -375,9 +375,8 @@ std::string markdown(const json& r, const BenchOptions& o) {
      << "; means over seeds (and tasks).\n\n## Overall\n\n"
      << "| tuner | samples to equal xgb | not equalled | samples to within 1 % | virtual time to "
         "equal | invalid trials | reduction vs xgb | run failures | builds | RMSE P | RMSE A | "
-        "ModelV precision / recall | ModelV failure kind right (always the commonest) | overhead "
-        "per "
-        "round |\n"
+        "ModelV precision / recall | ModelV failure kind right (always the commonest) | "
+        "overhead per round |\n"
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const std::string& t : o.tuners) {
     const json& m = r["overall"][t];

@@ -150,7 +150,7 @@ TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
 }
 
 // Two failure kinds in two regions: x >= 24 fails to compile, otherwise y >= 24 fails at run
-// time; the latency is a bowl around (10, 10).
+// time; the latency is a bowl around (10, 11).
 class TwoKindsTarget : public Target {
  public:
   TwoKindsTarget() : space_(grid_space(32, 32)) {}
