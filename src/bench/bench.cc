@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -33,6 +35,14 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+// Writes `text` to `path` whole, or throws naming the file.
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  f.close();
+  if (!f) throw std::runtime_error("cannot write " + path.string());
+}
 
 struct Task {
   std::string key;     // short name, used in paths and tables
@@ -122,7 +132,7 @@ void run_one(const Run& r, const BenchOptions& o) {
   TuneSummary s = Tuner(*target, store, t).run();
   json j = s.to_json();
   const fs::path tmp = r.dir / "summary.json.tmp";
-  std::ofstream(tmp) << j.dump() << "\n";
+  write_file(tmp, j.dump() + "\n");
   fs::rename(tmp, r.summary());
 }
 
@@ -443,6 +453,13 @@ json run_bench(const BenchOptions& o) {
       make_strategy(tuner, target->space(), {1, params_for(tuner, o)});
     }
   }
+  std::error_code ec;
+  fs::create_directories(o.out, ec);
+  if (ec || access(o.out.c_str(), W_OK) != 0) {
+    throw std::invalid_argument("--out " + o.out + ": cannot create or write to it (" +
+                                (ec ? ec.message() : std::strerror(errno)) +
+                                "); give a directory that can be written");
+  }
   std::vector<Run> runs;
   for (const Task& t : tasks) {
     for (const std::string& tuner : o.tuners) {
@@ -464,8 +481,8 @@ json run_bench(const BenchOptions& o) {
   for (auto& [task, tuners] : for_md["tasks"].items()) {
     for (auto& [t, v] : tuners.items()) percent(v["mean"]);
   }
-  std::ofstream(fs::path(o.out) / "results.json") << result.dump(2) << "\n";
-  std::ofstream(fs::path(o.out) / "results.md") << markdown(for_md, o);
+  write_file(fs::path(o.out) / "results.json", result.dump(2) + "\n");
+  write_file(fs::path(o.out) / "results.md", markdown(for_md, o));
   return result;
 }
 

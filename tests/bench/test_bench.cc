@@ -135,6 +135,17 @@ TEST_F(Bench, RefusesBadOptions) {
   o.params = {{"n", "0"}};  // out of bounds
   EXPECT_THROW(run_bench(o), std::invalid_argument);
   EXPECT_FALSE(fs::exists(dir_ / "out" / "runs"));  // refused before anything ran
+  // An output folder that cannot be made (here, under a file) is named before anything runs.
+  o = options_;
+  std::ofstream(dir_ / "a-file") << "x";
+  o.out = (dir_ / "a-file" / "out").string();
+  try {
+    run_bench(o);
+    ADD_FAILURE() << "an output folder under a file was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--out " + o.out + ": cannot create"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(Bench, PassesParametersToTheTunersThatReadThem) {
