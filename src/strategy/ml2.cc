@@ -86,6 +86,7 @@ class Ml2Strategy final : public Strategy {
         exploration_(p.number("exploration")),
         local_(p.number("local")),
         revisit_(p.number("revisit")),
+        threshold_build_(p.number("validity_build_share") * threshold_),
         expected_(p.text("search") == "expected"),
         use_prior_(p.text("prior") == "estimate"),
         dedup_(p.text("dedup") == "program"),
@@ -137,10 +138,11 @@ class Ml2Strategy final : public Strategy {
       std::vector<double> score = p_.score(f);
       if (!use_v_ || !v_.trained()) return score;
       const std::vector<double> p_valid = p_valid_unbuilt(f);
+      const std::vector<double> threshold = thresholds(f);
       for (size_t i = 0; i < score.size(); ++i) {
         if (expected_ && model_options_.label == PerfLabel::kThroughput) {
           score[i] *= p_valid[i];
-        } else if (p_valid[i] < threshold_) {
+        } else if (p_valid[i] < threshold[i]) {
           score[i] -= 1e6;
         }
       }
@@ -166,13 +168,16 @@ class Ml2Strategy final : public Strategy {
         annealer_.find_maximums(search_score, use_v_ ? 4 * want : want, exclude);
     std::unordered_map<uint64_t, double> p_gate;  // P(valid) the gate gave each candidate
     auto gate = [&](const std::vector<uint64_t>& candidates) {
-      std::vector<double> p_valid(candidates.size(), 1.0);
-      if (use_v_ && !candidates.empty())
-        p_valid = p_valid_unbuilt(knob_features(space_, candidates));
+      std::vector<double> p_valid(candidates.size(), 1.0), threshold(candidates.size(), 0.0);
+      if (use_v_ && !candidates.empty()) {
+        const FeatureMatrix f = knob_features(space_, candidates);
+        p_valid = p_valid_unbuilt(f);
+        threshold = thresholds(f);
+      }
       for (size_t i = 0; i < candidates.size(); ++i) {
         exclude.insert(candidates[i]);
         p_gate[candidates[i]] = p_valid[i];
-        (p_valid[i] >= threshold_ ? kept : rejected).push_back(candidates[i]);
+        (p_valid[i] >= threshold[i] ? kept : rejected).push_back(candidates[i]);
       }
     };
     gate(pool);
@@ -192,8 +197,9 @@ class Ml2Strategy final : public Strategy {
     // measure it (metrics()).
     const std::vector<uint64_t> probes = random_unknown(want - out.configs.size(), exclude);
     if (use_v_ && v_.trained() && !probes.empty()) {
-      const std::vector<double> p_valid = p_valid_unbuilt(knob_features(space_, probes));
-      for (size_t i = 0; i < probes.size(); ++i) probe_[probes[i]] = p_valid[i];
+      const FeatureMatrix f = knob_features(space_, probes);
+      const std::vector<double> p_valid = p_valid_unbuilt(f), threshold = thresholds(f);
+      for (size_t i = 0; i < probes.size(); ++i) probe_[probes[i]] = p_valid[i] < threshold[i];
     }
     out.configs.insert(out.configs.end(), probes.begin(), probes.end());
     // Nothing new left to try (a small space): more of the earlier candidates.
@@ -395,12 +401,16 @@ class Ml2Strategy final : public Strategy {
     }
     if (near.empty()) return {};
     const std::vector<double> s = score(near);
-    std::vector<double> p_valid(near.size(), 1.0);
-    if (use_v_ && v_.trained()) p_valid = p_valid_unbuilt(knob_features(space_, near));
+    std::vector<double> p_valid(near.size(), 1.0), threshold(near.size(), 0.0);
+    if (use_v_ && v_.trained()) {
+      const FeatureMatrix f = knob_features(space_, near);
+      p_valid = p_valid_unbuilt(f);
+      threshold = thresholds(f);
+    }
     std::vector<uint64_t> out;
     for (size_t i : best_first(s)) {
       if (out.size() == count) break;
-      if (p_valid[i] >= threshold_) out.push_back(near[i]);
+      if (p_valid[i] >= threshold[i]) out.push_back(near[i]);
     }
     return out;
   }
@@ -426,6 +436,21 @@ class Ml2Strategy final : public Strategy {
   // validity_features=pairs, and the knob pairs).
   std::vector<double> p_valid_unbuilt(const FeatureMatrix& knob) const {
     return v_pairs_ ? v_.p_valid(knob_pairs_.extend(knob)) : v_.p_valid(knob);
+  }
+
+  // The validity threshold per row of knob features: threshold_build_ where ModelV expects the
+  // failure, if any, to be a build failure (which costs build time but no trial), else
+  // threshold_. Both the same (validity_build_share 1, the default): no kind is predicted.
+  std::vector<double> thresholds(const FeatureMatrix& knob) const {
+    std::vector<double> out(knob.rows, threshold_);
+    if (threshold_build_ == threshold_) return out;
+    const std::vector<std::optional<Status>> kind = likely_failure_unbuilt(knob);
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (kind[i] && (*kind[i] == Status::kCompileError || *kind[i] == Status::kBuildTimeout)) {
+        out[i] = threshold_build_;
+      }
+    }
+    return out;
   }
 
   // ModelV's most likely failure kind before the build (see p_valid_unbuilt).
@@ -529,7 +554,7 @@ class Ml2Strategy final : public Strategy {
     // only known outcomes count (a build failure, or a run).
     if (auto g = probe_.find(o.index);
         g != probe_.end() && (o.stage == Stage::kRun || o.status != Status::kOk)) {
-      const bool predicted_invalid = g->second < threshold_;
+      const bool predicted_invalid = g->second;
       const bool invalid = o.status != Status::kOk;
       tp_ += predicted_invalid && invalid;
       fp_ += predicted_invalid && !invalid;
@@ -616,10 +641,11 @@ class Ml2Strategy final : public Strategy {
   std::mt19937_64 rng_;
   size_t n_;
   double alpha_, alpha_prior_, threshold_, exploration_, local_, revisit_;
-  bool expected_;   // the search walks P(valid) x ModelP (else ModelP above the threshold)
-  bool use_prior_;  // ModelA learns latency relative to the hidden feature `estimate`
-  bool dedup_;      // a program already run is not run again for another configuration
-  bool v_pairs_;    // ModelV sees the knob pairs (validity_features=pairs)
+  double threshold_build_;  // the threshold where ModelV expects a failure to be a build failure
+  bool expected_;           // the search walks P(valid) x ModelP (else ModelP above the threshold)
+  bool use_prior_;          // ModelA learns latency relative to the hidden feature `estimate`
+  bool dedup_;              // a program already run is not run again for another configuration
+  bool v_pairs_;            // ModelV sees the knob pairs (validity_features=pairs)
   KnobPairs knob_pairs_;
   bool auto_label_;  // the label follows the prior: log-latency with it, throughput without
   bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded
@@ -635,7 +661,7 @@ class Ml2Strategy final : public Strategy {
   std::map<uint64_t, Known> known_;
   std::unordered_set<std::string> ran_programs_;  // digests of the programs trials ran
   std::vector<std::string> hidden_names_;
-  std::unordered_map<uint64_t, double> probe_;  // P(valid) the gate gave a random candidate
+  std::unordered_map<uint64_t, bool> probe_;  // the gate would have rejected a random candidate
   std::unordered_map<uint64_t, double> predicted_p_, predicted_a_;
   std::vector<double> sq_p_, sq_a_;
   int64_t tp_ = 0, fp_ = 0, fn_ = 0;

@@ -110,6 +110,16 @@ const std::vector<ParamSpec>& param_specs() {
        {},
        "ml2: candidates whose predicted P(valid) is below this are not built (pv, ml2)",
        kModelTuners},
+      {"validity_build_share",
+       "1",
+       0,
+       1,
+       false,
+       {},
+       "ml2: for a candidate whose failure, ModelV predicts, would be a build failure (which costs "
+       "build time but no trial), the validity threshold is this share of validity_threshold "
+       "(pv, ml2)",
+       kModelTuners},
       {"exploration",
        "0.1",
        0,

@@ -149,18 +149,19 @@ TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
   return tune_on(BowlTarget(nx, ny, estimate), tuner, seed, trials, std::move(params));
 }
 
-// Two failure kinds in two regions: x >= 24 fails to compile, otherwise y >= 24 fails at run
-// time; the latency is a bowl around (10, 11).
+// Two failure kinds in two regions: x >= 24 fails to compile (unless `compile_failures` is
+// false), otherwise y >= 24 fails at run time; the latency is a bowl around (10, 11).
 class TwoKindsTarget : public Target {
  public:
-  TwoKindsTarget() : space_(grid_space(32, 32)) {}
+  explicit TwoKindsTarget(bool compile_failures = true)
+      : space_(grid_space(32, 32)), compile_failures_(compile_failures) {}
   std::string name() const override { return "two-kinds"; }
   std::string task() const override { return "two-kinds"; }
   const Space& space() const override { return space_; }
   BuildResult build(const Config& c) const override {
     BuildResult b;
     b.virtual_s = 0.1;
-    if (c[0] >= 24) {
+    if (compile_failures_ && c[0] >= 24) {
       b.status = Status::kCompileError;
       b.message = "too wide";
       return b;
@@ -183,6 +184,7 @@ class TwoKindsTarget : public Target {
 
  private:
   Space space_;
+  bool compile_failures_;
 };
 
 TEST(ModelStrategies, SameSeedSameRun) {
@@ -273,6 +275,28 @@ TEST(ModelStrategies, Ml2ScoresTheFailureKindItPredicted) {
   EXPECT_GT(accuracy, majority + 0.05);
   // Without ModelV (p) nothing is predicted, so nothing is scored.
   EXPECT_FALSE(tune_on(TwoKindsTarget(), "p", 3, 96, p).strategy_metrics.count("v_kind_accuracy"));
+}
+
+// validity_build_share lowers the gate only for candidates that ModelV expects to fail in the
+// build, which costs no trial: pv builds more of them (and they fail there) and runs no more
+// failures; where every failure happens at run time, no threshold is lowered and the runs are
+// the same.
+TEST(ModelStrategies, Ml2LowersTheGateOnlyWhereAFailureWouldBeABuildFailure) {
+  const std::map<std::string, std::string> full = {{"n", "32"}, {"rounds", "40"}};
+  std::map<std::string, std::string> low = full;
+  low["validity_build_share"] = "0.1";
+  const TuneSummary a = tune_on(TwoKindsTarget(), "pv", 3, 192, full);
+  const TuneSummary b = tune_on(TwoKindsTarget(), "pv", 3, 192, low);
+  EXPECT_GT(b.build_failures, a.build_failures + 10);
+  EXPECT_LE(b.run_failures, a.run_failures);
+  EXPECT_EQ(b.history, tune_on(TwoKindsTarget(), "pv", 3, 192, low).history);
+  for (const char* tuner : {"pv", "ml2"}) {
+    EXPECT_EQ(tune_on(TwoKindsTarget(false), tuner, 3, 128, full).history,
+              tune_on(TwoKindsTarget(false), tuner, 3, 128, low).history)
+        << tuner;
+  }
+  low["validity_build_share"] = "1.5";
+  EXPECT_THROW(tune_on(TwoKindsTarget(), "ml2", 3, 32, low), std::invalid_argument);
 }
 
 TEST(ModelStrategies, Ml2ResumedRestoresItsPredictionsForTheStoredRounds) {
