@@ -168,12 +168,8 @@ class Ml2Strategy final : public Strategy {
         annealer_.find_maximums(search_score, use_v_ ? 4 * want : want, exclude);
     std::unordered_map<uint64_t, double> p_gate;  // P(valid) the gate gave each candidate
     auto gate = [&](const std::vector<uint64_t>& candidates) {
-      std::vector<double> p_valid(candidates.size(), 1.0), threshold(candidates.size(), 0.0);
-      if (use_v_ && !candidates.empty()) {
-        const FeatureMatrix f = knob_features(space_, candidates);
-        p_valid = p_valid_unbuilt(f);
-        threshold = thresholds(f);
-      }
+      const auto [p_valid, threshold] =
+          use_v_ && !candidates.empty() ? gate_unbuilt(candidates) : open_gate(candidates);
       for (size_t i = 0; i < candidates.size(); ++i) {
         exclude.insert(candidates[i]);
         p_gate[candidates[i]] = p_valid[i];
@@ -197,8 +193,7 @@ class Ml2Strategy final : public Strategy {
     // measure it (metrics()).
     const std::vector<uint64_t> probes = random_unknown(want - out.configs.size(), exclude);
     if (use_v_ && v_.trained() && !probes.empty()) {
-      const FeatureMatrix f = knob_features(space_, probes);
-      const std::vector<double> p_valid = p_valid_unbuilt(f), threshold = thresholds(f);
+      const auto [p_valid, threshold] = gate_unbuilt(probes);
       for (size_t i = 0; i < probes.size(); ++i) probe_[probes[i]] = p_valid[i] < threshold[i];
     }
     out.configs.insert(out.configs.end(), probes.begin(), probes.end());
@@ -401,12 +396,7 @@ class Ml2Strategy final : public Strategy {
     }
     if (near.empty()) return {};
     const std::vector<double> s = score(near);
-    std::vector<double> p_valid(near.size(), 1.0), threshold(near.size(), 0.0);
-    if (use_v_ && v_.trained()) {
-      const FeatureMatrix f = knob_features(space_, near);
-      p_valid = p_valid_unbuilt(f);
-      threshold = thresholds(f);
-    }
+    const auto [p_valid, threshold] = use_v_ && v_.trained() ? gate_unbuilt(near) : open_gate(near);
     std::vector<uint64_t> out;
     for (size_t i : best_first(s)) {
       if (out.size() == count) break;
@@ -451,6 +441,18 @@ class Ml2Strategy final : public Strategy {
       }
     }
     return out;
+  }
+
+  // The pre-build gate on `configs`: ModelV's P(valid) and the threshold each must pass.
+  std::pair<std::vector<double>, std::vector<double>> gate_unbuilt(
+      const std::vector<uint64_t>& configs) const {
+    const FeatureMatrix f = knob_features(space_, configs);
+    return {p_valid_unbuilt(f), thresholds(f)};
+  }
+  // No gate: every candidate passes.
+  static std::pair<std::vector<double>, std::vector<double>> open_gate(
+      const std::vector<uint64_t>& configs) {
+    return {std::vector<double>(configs.size(), 1.0), std::vector<double>(configs.size(), 0.0)};
   }
 
   // ModelV's most likely failure kind before the build (see p_valid_unbuilt).
