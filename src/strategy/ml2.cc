@@ -137,8 +137,7 @@ class Ml2Strategy final : public Strategy {
       const FeatureMatrix f = knob_features(space_, pts);
       std::vector<double> score = p_.score(f);
       if (!use_v_ || !v_.trained()) return score;
-      const std::vector<double> p_valid = p_valid_unbuilt(f);
-      const std::vector<double> threshold = thresholds(f);
+      const auto [p_valid, threshold] = gate_rows(f);
       for (size_t i = 0; i < score.size(); ++i) {
         if (expected_ && model_options_.label == PerfLabel::kThroughput) {
           score[i] *= p_valid[i];
@@ -422,32 +421,27 @@ class Ml2Strategy final : public Strategy {
     return dedup_ && !digest.empty() && ran_programs_.count(digest);
   }
 
-  // ModelV's P(valid) before the build, from the knob features `knob` (with
-  // validity_features=pairs, and the knob pairs).
-  std::vector<double> p_valid_unbuilt(const FeatureMatrix& knob) const {
-    return v_pairs_ ? v_.p_valid(knob_pairs_.extend(knob)) : v_.p_valid(knob);
-  }
-
-  // The validity threshold per row of knob features: threshold_build_ where ModelV expects the
-  // failure, if any, to be a build failure (which costs build time but no trial), else
-  // threshold_. Both the same (validity_build_share 1, the default): no kind is predicted.
-  std::vector<double> thresholds(const FeatureMatrix& knob) const {
-    std::vector<double> out(knob.rows, threshold_);
-    if (threshold_build_ == threshold_) return out;
-    const std::vector<std::optional<Status>> kind = likely_failure_unbuilt(knob);
-    for (size_t i = 0; i < out.size(); ++i) {
-      if (kind[i] && (*kind[i] == Status::kCompileError || *kind[i] == Status::kBuildTimeout)) {
-        out[i] = threshold_build_;
+  // The pre-build gate on knob feature rows: ModelV's P(valid) and the threshold each row must
+  // pass, threshold_build_ where ModelV expects the failure, if any, to be a build failure (which
+  // costs build time but no trial), else threshold_ (the same by default: then no kind is
+  // predicted). With validity_features=pairs, ModelV sees the knob pairs too, extended once.
+  std::pair<std::vector<double>, std::vector<double>> gate_rows(const FeatureMatrix& knob) const {
+    const FeatureMatrix extended = v_pairs_ ? knob_pairs_.extend(knob) : FeatureMatrix();
+    const FeatureMatrix& x = v_pairs_ ? extended : knob;
+    std::vector<double> threshold(knob.rows, threshold_);
+    if (threshold_build_ != threshold_) {
+      const std::vector<std::optional<Status>> kind = v_.likely_failure(x);
+      for (size_t i = 0; i < threshold.size(); ++i) {
+        if (kind[i] && (*kind[i] == Status::kCompileError || *kind[i] == Status::kBuildTimeout)) {
+          threshold[i] = threshold_build_;
+        }
       }
     }
-    return out;
+    return {v_.p_valid(x), std::move(threshold)};
   }
-
-  // The pre-build gate on `configs`: ModelV's P(valid) and the threshold each must pass.
   std::pair<std::vector<double>, std::vector<double>> gate_unbuilt(
       const std::vector<uint64_t>& configs) const {
-    const FeatureMatrix f = knob_features(space_, configs);
-    return {p_valid_unbuilt(f), thresholds(f)};
+    return gate_rows(knob_features(space_, configs));
   }
   // No gate: every candidate passes.
   static std::pair<std::vector<double>, std::vector<double>> open_gate(
@@ -455,7 +449,7 @@ class Ml2Strategy final : public Strategy {
     return {std::vector<double>(configs.size(), 1.0), std::vector<double>(configs.size(), 0.0)};
   }
 
-  // ModelV's most likely failure kind before the build (see p_valid_unbuilt).
+  // ModelV's most likely failure kind before the build (as gate_rows sees the rows).
   std::vector<std::optional<Status>> likely_failure_unbuilt(const FeatureMatrix& knob) const {
     return v_pairs_ ? v_.likely_failure(knob_pairs_.extend(knob)) : v_.likely_failure(knob);
   }

@@ -291,10 +291,15 @@ TEST(ModelStrategies, Ml2LowersTheGateOnlyWhereAFailureWouldBeABuildFailure) {
   EXPECT_LE(b.run_failures, a.run_failures);
   EXPECT_EQ(b.history, tune_on(TwoKindsTarget(), "pv", 3, 192, low).history);
   for (const char* tuner : {"pv", "ml2"}) {
-    EXPECT_EQ(tune_on(TwoKindsTarget(false), tuner, 3, 128, full).history,
-              tune_on(TwoKindsTarget(false), tuner, 3, 128, low).history)
+    EXPECT_EQ(tune_on(TwoKindsTarget(false), tuner, 3, 192, full).history,
+              tune_on(TwoKindsTarget(false), tuner, 3, 192, low).history)
         << tuner;
   }
+  // ... whereas the same threshold for every candidate (0.1 x 0.2) changes the pv run there.
+  std::map<std::string, std::string> everywhere = full;
+  everywhere["validity_threshold"] = "0.02";
+  EXPECT_NE(tune_on(TwoKindsTarget(false), "pv", 3, 192, full).history,
+            tune_on(TwoKindsTarget(false), "pv", 3, 192, everywhere).history);
   low["validity_build_share"] = "1.5";
   EXPECT_THROW(tune_on(TwoKindsTarget(), "ml2", 3, 32, low), std::invalid_argument);
 }
