@@ -48,4 +48,17 @@ struct BenchOptions {
 // empty glob, no xgb among the tuners...).
 nlohmann::json run_bench(const BenchOptions& options);
 
+// Two benches' results.json compared run by run: for each tuner (default: every one both hold
+// besides xgb), the runs of the same task and seed in both are paired, and for samples_to_equal,
+// samples_to_1pct, time_to_equal, invalid_trials, run_failures and builds (lower is better for
+// each) it reports under tuners.<tuner>.measures.<measure>: pairs, base and new means, their
+// difference (new - base) with its standard error, and how many pairs went lower, higher or
+// stayed the same; samples_to_equal also per task, and xgb_differs counts the pairs whose xgb run
+// differs between the benches (then the ratios have different denominators). Throws
+// std::invalid_argument for a malformed results.json or a tuner with no pair.
+nlohmann::json compare_bench(const nlohmann::json& base, const nlohmann::json& changed,
+                             const std::vector<std::string>& tuners = {});
+// The comparison as Markdown tables.
+std::string compare_markdown(const nlohmann::json& comparison);
+
 }  // namespace ml2

@@ -269,6 +269,24 @@ json mean_of(const std::vector<json>& rows) {
   return out;
 }
 
+// Beside the mean of `key` over `rows`: its median (key_median) and the standard error of the
+// mean (key_se; the spread of the runs over the square root of their number).
+void add_spread(json& mean, const std::vector<json>& rows, const std::string& key) {
+  std::vector<double> v;
+  for (const json& r : rows) {
+    if (r.contains(key) && r[key].is_number()) v.push_back(r[key].get<double>());
+  }
+  if (v.empty()) return;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  mean[key + "_median"] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  if (n < 2) return;
+  double sum = 0, ss = 0;
+  for (double x : v) sum += x;
+  for (double x : v) ss += (x - sum / n) * (x - sum / n);
+  mean[key + "_se"] = std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n));
+}
+
 json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
                const BenchOptions& o) {
   std::map<std::tuple<std::string, std::string, int>, json> summary;
@@ -302,6 +320,7 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
           const int64_t xgb_first = first_reaching(x["history"], target);
           const int64_t mine = first_reaching(s["history"], target);
           m["equalled"] = mine > 0;
+          m["equal_trial"] = mine > 0 ? json(mine) : json(nullptr);
           m["samples_to_equal"] =
               static_cast<double>(mine > 0 ? mine : trials) / static_cast<double>(xgb_first);
           // The same within 1 % of xgb's best, against xgb's own trials to get within 1 %: what
@@ -345,6 +364,7 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
       int64_t not_equalled = 0;
       for (const json& r : rows) not_equalled += r.value("equalled", true) ? 0 : 1;
       mean["not_equalled"] = not_equalled;
+      add_spread(mean, rows, "samples_to_equal");
       task_json[tuner] = {{"seeds", seeds}, {"mean", mean}};
     }
     per_task[t.key] = task_json;
@@ -357,6 +377,7 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
     for (const json& r : overall_rows[tuner]) not_equalled += r.value("equalled", true) ? 0 : 1;
     m["not_equalled"] = not_equalled;
     m["runs"] = overall_rows[tuner].size();
+    add_spread(m, overall_rows[tuner], "samples_to_equal");
     const auto& [sum, xgb_sum] = pooled_invalid[tuner];
     // Pooled over every task and seed: robust where xgb had few failures on some task.
     m["invalid_trials_reduction"] = xgb_sum > 0 ? number(1 - sum / xgb_sum) : json(nullptr);
@@ -383,14 +404,17 @@ std::string markdown(const json& r, const BenchOptions& o) {
   }
   md << "; " << o.trials << " trials per run; seeds 1.." << o.seeds
      << "; means over seeds (and tasks).\n\n## Overall\n\n"
-     << "| tuner | samples to equal xgb | not equalled | samples to within 1 % | virtual time to "
+     << "| tuner | samples to equal xgb (± s.e.) | median | not equalled | samples to within 1 % | "
+        "virtual time to "
         "equal | invalid trials | reduction vs xgb | run failures | builds | RMSE P | RMSE A | "
         "ModelV precision / recall | ModelV failure kind right (always the commonest) | "
         "overhead per round |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const std::string& t : o.tuners) {
     const json& m = r["overall"][t];
-    md << "| " << t << " | " << cell(m, "samples_to_equal", "%.1f %%") << " | "
+    md << "| " << t << " | " << cell(m, "samples_to_equal", "%.1f %%")
+       << (m.contains("samples_to_equal_se") ? cell(m, "samples_to_equal_se", " ± %.1f") : "")
+       << " | " << cell(m, "samples_to_equal_median", "%.1f %%") << " | "
        << cell(m, "not_equalled", "%.0f") << " | " << cell(m, "samples_to_1pct", "%.1f %%") << " | "
        << cell(m, "time_to_equal", "%.1f %%") << " | " << cell(m, "invalid_trials", "%.1f") << " | "
        << cell(m, "invalid_trials_reduction", "%.3f") << " | " << cell(m, "run_failures", "%.1f")
@@ -403,7 +427,9 @@ std::string markdown(const json& r, const BenchOptions& o) {
   md << "\nsamples to equal: a tuner's trials to reach xgb's final best / xgb's own (as a "
         "percentage below; 100 % = as many as xgb). samples to within 1 %: a tuner's trials to "
         "come within 1 % of xgb's final best / xgb's own trials to come within 1 % of it. "
-        "virtual time to equal: the same in virtual time (builds included).\n\n"
+        "virtual time to equal: the same in virtual time (builds included). ± s.e.: the "
+        "standard error of the mean over the runs; median: of the runs' samples to equal. "
+        "`ml2tuner compare` pairs two benches' runs.\n\n"
         "## Per task\n\n"
      << "| task | tuner | best latency | gap to optimum | samples to equal | invalid (build / run) "
         "| builds |\n|---|---|---|---|---|---|---|\n";
@@ -472,7 +498,8 @@ json run_bench(const BenchOptions& o) {
   json result = aggregate(tasks, runs, o);
   // Percentages read more easily in the tables.
   auto percent = [](json& m) {
-    for (const char* k : {"samples_to_equal", "samples_to_1pct", "time_to_equal"}) {
+    for (const char* k : {"samples_to_equal", "samples_to_1pct", "time_to_equal",
+                          "samples_to_equal_median", "samples_to_equal_se"}) {
       if (m.contains(k) && m[k].is_number()) m[k] = 100.0 * m[k].get<double>();
     }
   };

@@ -4,6 +4,7 @@
 //   best    print the best configuration a store holds
 //   export  write a store as JSON lines        import  read JSON lines into a store
 //   space   describe a target's search space
+//   bench   the evaluation harness         compare  two benches, run by run
 //   tasks, compile, sweep   the VTA target's workloads, one compilation, a whole space
 //                           (vta_commands.cc)
 //
@@ -37,6 +38,27 @@ struct TuneArgs {
   bool quiet = false;
   TuneOptions options;
 };
+
+// A bench's results.json, given as the bench's --out folder or as the file itself.
+json read_results(const std::string& where) {
+  std::filesystem::path p(where);
+  if (std::filesystem::is_directory(p)) p /= "results.json";
+  std::ifstream in(p);
+  if (!in) {
+    throw UsageError(where + ": no bench results there; give a bench --out folder or its " +
+                     "results.json");
+  }
+  json r;
+  try {
+    r = json::parse(in);
+  } catch (const json::exception& e) {
+    throw UsageError(p.string() + ": not JSON (" + one_line(e.what()) + ")");
+  }
+  if (!r.is_object() || !r.contains("tasks") || !r["tasks"].is_object()) {
+    throw UsageError(p.string() + ": not a bench results.json (no \"tasks\" object)");
+  }
+  return r;
+}
 
 int run_tune(const TuneArgs& a) {
   // Check every input before the store is opened.
@@ -204,6 +226,18 @@ int main(int argc, char** argv) {
                  "a tuner parameter NAME=VALUE (repeatable; see tune --help), passed to the tuners "
                  "that read it; use a fresh --out for each setting");
 
+  std::string compare_base, compare_new, compare_out;
+  std::vector<std::string> compare_tuners;
+  CLI::App* cmp = app.add_subcommand(
+      "compare", "two benches run by run: paired differences of samples to equal and the rest");
+  cmp->add_option("base", compare_base, "the first bench: its --out folder or its results.json")
+      ->required();
+  cmp->add_option("new", compare_new, "the second bench, the same way")->required();
+  cmp->add_option("--tuners", compare_tuners,
+                  "tuners to compare, comma-separated (default: all both have but xgb)")
+      ->delimiter(',');
+  cmp->add_option("--json", compare_out, "also write the comparison as JSON to this file");
+
   std::vector<std::function<int()>> vta_runners;
   add_vta_commands(app, vta_runners);
 
@@ -263,6 +297,13 @@ int main(int argc, char** argv) {
       }
       run_bench(bench);
       std::cout << (std::filesystem::path(bench.out) / "results.md").string() << "\n";
+      return 0;
+    }
+    if (cmp->parsed()) {
+      const json c =
+          compare_bench(read_results(compare_base), read_results(compare_new), compare_tuners);
+      if (!compare_out.empty()) write_json_file(compare_out, c);
+      std::cout << compare_markdown(c);
       return 0;
     }
     for (const auto& run : vta_runners) {

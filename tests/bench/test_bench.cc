@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 namespace ml2 {
 namespace {
@@ -105,6 +107,15 @@ TEST_F(Bench, ComputesThePapersMetricsAndResumes) {
     const double best = xs["best_latency_ms"].get<double>();
     EXPECT_DOUBLE_EQ(m["time_to_equal"].get<double>(), clock(ms, best) / clock(xs, best));
   }
+  // Beside each mean of samples to equal: the median and the standard error over the runs.
+  {
+    const json& seeds = r["tasks"]["spaces/bowl"]["ml2"]["seeds"];
+    const double a = seeds["1"]["samples_to_equal"].get<double>();
+    const double b = seeds["2"]["samples_to_equal"].get<double>();
+    EXPECT_DOUBLE_EQ(m["samples_to_equal_median"].get<double>(), (a + b) / 2);
+    EXPECT_NEAR(m["samples_to_equal_se"].get<double>(), std::abs(a - b) / 2, 1e-12);
+    EXPECT_EQ(seeds["1"]["equal_trial"].is_number(), seeds["1"]["equalled"].get<bool>());
+  }
   // The optimum of a recorded space is known, so the gap is reported.
   const json& task = r["tasks"]["spaces/bowl"];
   EXPECT_DOUBLE_EQ(task["xgb"]["seeds"]["1"]["optimum_ms"].get<double>(), 1.0);
@@ -164,6 +175,73 @@ TEST_F(Bench, PassesParametersToTheTunersThatReadThem) {
   EXPECT_GE(rounds("ml2"), 6);
   EXPECT_LE(rounds("ml2"), 8);
   EXPECT_EQ(rounds("random"), 1);
+}
+
+// A results.json with the runs given as {task, tuner, seed, samples_to_equal, builds}.
+json results_of(
+    const std::vector<std::tuple<std::string, std::string, int, double, double>>& runs) {
+  json r = {{"tasks", json::object()}};
+  for (const auto& [task, tuner, seed, equal, builds] : runs) {
+    r["tasks"][task][tuner]["seeds"][std::to_string(seed)] = {{"samples_to_equal", equal},
+                                                              {"builds", builds},
+                                                              {"best_latency_ms", 1.0},
+                                                              {"best_trial", 10 * seed}};
+  }
+  return r;
+}
+
+TEST(BenchCompare, PairsTheRunsOfTheSameTaskAndSeed) {
+  // ml2 in two benches: on task A seeds 1-3 and task B seed 1; the new bench lacks B's seed 2.
+  const json base = results_of({{"A", "xgb", 1, 1, 100},
+                                {"A", "xgb", 2, 1, 100},
+                                {"A", "xgb", 3, 1, 100},
+                                {"B", "xgb", 1, 1, 100},
+                                {"A", "ml2", 1, 0.5, 200},
+                                {"A", "ml2", 2, 0.3, 200},
+                                {"A", "ml2", 3, 0.4, 210},
+                                {"B", "ml2", 1, 0.2, 220},
+                                {"B", "ml2", 2, 0.9, 220}});
+  json changed = results_of({{"A", "xgb", 1, 1, 100},
+                             {"A", "xgb", 2, 1, 100},
+                             {"A", "xgb", 3, 1, 100},
+                             {"B", "xgb", 1, 1, 100},
+                             {"A", "ml2", 1, 0.3, 250},
+                             {"A", "ml2", 2, 0.3, 250},
+                             {"A", "ml2", 3, 0.6, 250},
+                             {"B", "ml2", 1, 0.1, 250}});
+  const json c = compare_bench(base, changed);
+  ASSERT_TRUE(c["tuners"].contains("ml2"));
+  EXPECT_FALSE(c["tuners"].contains("xgb"));  // the yardstick is not compared by default
+  const json& t = c["tuners"]["ml2"];
+  EXPECT_EQ(t["pairs"], 4);
+  EXPECT_EQ(t["xgb_differs"], 0);
+  const json& e = t["measures"]["samples_to_equal"];
+  // Differences -0.2, 0, +0.2, -0.1: mean -0.025; squared deviations sum to 0.0875.
+  EXPECT_NEAR(e["base"].get<double>(), 1.4 / 4, 1e-12);
+  EXPECT_NEAR(e["new"].get<double>(), 1.3 / 4, 1e-12);
+  EXPECT_NEAR(e["difference"].get<double>(), -0.025, 1e-12);
+  EXPECT_NEAR(e["standard_error"].get<double>(), std::sqrt(0.0875 / 3 / 4), 1e-12);
+  EXPECT_EQ(e["lower"], 2);
+  EXPECT_EQ(e["higher"], 1);
+  EXPECT_EQ(e["same"], 1);
+  EXPECT_EQ(t["measures"]["builds"]["higher"], 4);
+  EXPECT_EQ(t["samples_to_equal_per_task"]["A"]["pairs"], 3);
+  EXPECT_EQ(t["samples_to_equal_per_task"]["B"]["lower"], 1);
+  const std::string md = compare_markdown(c);
+  EXPECT_NE(md.find("| ml2 | samples_to_equal | 4 | 35.0 % | 32.5 % | -2.5 pt"), std::string::npos)
+      << md;
+  // A different xgb run changes the ratio's denominator: it is counted and said.
+  changed["tasks"]["A"]["xgb"]["seeds"]["2"]["best_trial"] = 7;
+  const json d = compare_bench(base, changed);
+  EXPECT_EQ(d["tuners"]["ml2"]["xgb_differs"], 1);
+  EXPECT_NE(compare_markdown(d).find("xgb's run differs (or is missing) in 1 of the 4 pairs"),
+            std::string::npos);
+  // A tuner that is not in both, or a file that is not a bench's results, is refused.
+  EXPECT_THROW(compare_bench(base, changed, {"pv"}), std::invalid_argument);
+  EXPECT_THROW(compare_bench(base, json::object()), std::invalid_argument);
+  EXPECT_THROW(
+      compare_bench(results_of({{"A", "xgb", 1, 1, 1}}), results_of({{"A", "xgb", 1, 1, 1}})),
+      std::invalid_argument);
 }
 
 }  // namespace

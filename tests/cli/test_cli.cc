@@ -177,6 +177,44 @@ TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
   EXPECT_NE(cli("best --db " + file("missing.db")).status, 0);
 }
 
+TEST_F(Cli, CompareTwoBenchesRunByRunAndRefusesWhatIsNotABench) {
+  auto bench = [&](const std::string& name, double ml2_seed1) {
+    json r = {{"tasks", json::object()}};
+    for (int seed : {1, 2}) {
+      r["tasks"]["C9"]["xgb"]["seeds"][std::to_string(seed)] = {
+          {"samples_to_equal", 1.0}, {"best_latency_ms", 2.0}, {"best_trial", 100}};
+      r["tasks"]["C9"]["ml2"]["seeds"][std::to_string(seed)] = {
+          {"samples_to_equal", seed == 1 ? ml2_seed1 : 0.3}};
+    }
+    fs::create_directories(file(name));
+    std::ofstream(file(name) + "/results.json") << r.dump();
+    return file(name);
+  };
+  const std::string a = bench("a", 0.5), b = bench("b", 0.25);
+  Result r = cli("compare " + a + " " + b + "/results.json --json " + file("c.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("| ml2 | samples_to_equal | 2 | 40.0 % | 27.5 % | -12.5 pt"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(read_json(file("c.json"))["tuners"]["ml2"]["measures"]["samples_to_equal"]["lower"], 1);
+  const std::string garbage = file("garbage.json");
+  std::ofstream(garbage) << "{\"not\": \"a bench\"}";
+  std::ofstream(file("broken.json")) << "{\"tasks\": ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"compare " + a + " " + file("nowhere"), "no bench results there"},
+      {"compare " + a + " " + garbage, "not a bench results.json"},
+      {"compare " + a + " " + file("broken.json"), "not JSON"},
+      {"compare " + a + " " + b + " --tuners pv", "tuner 'pv' has no run"},
+      {"compare " + a, "new is required"},
+  };
+  for (const auto& [args, expect] : cases) {
+    Result e = cli(args);
+    EXPECT_EQ(e.status, 2) << args;
+    EXPECT_NE(e.err.find(expect), std::string::npos) << args << " -> " << e.err;
+    EXPECT_EQ(std::count(e.err.begin(), e.err.end(), '\n'), 1) << args << " -> " << e.err;
+  }
+}
+
 TEST_F(Cli, ExportImportRoundTrip) {
   ASSERT_EQ(
       cli("tune --target replay --space " + kConv3090 + " --trials 50 --quiet --db " + file("e.db"))
