@@ -34,9 +34,11 @@ bool is_ratio(const std::string& measure) {
 const json& seeds_of(const json& results, const std::string& task, const std::string& tuner) {
   static const json none = json::object();
   const json& tasks = results.at("tasks");
-  if (!tasks.contains(task) || !tasks[task].contains(tuner)) return none;
+  if (!tasks.contains(task) || !tasks[task].is_object() || !tasks[task].contains(tuner)) {
+    return none;
+  }
   const json& t = tasks[task][tuner];
-  return t.contains("seeds") && t["seeds"].is_object() ? t["seeds"] : none;
+  return t.is_object() && t.contains("seeds") && t["seeds"].is_object() ? t["seeds"] : none;
 }
 
 // Whether xgb's run of (task, seed) reached the same best at the same trial in both benches: the
@@ -45,7 +47,9 @@ bool same_yardstick(const json& base, const json& changed, const std::string& ta
                     const std::string& seed) {
   const json& a = seeds_of(base, task, "xgb");
   const json& b = seeds_of(changed, task, "xgb");
-  if (!a.contains(seed) || !b.contains(seed)) return false;
+  if (!a.contains(seed) || !b.contains(seed) || !a[seed].is_object() || !b[seed].is_object()) {
+    return false;
+  }
   return a[seed].value("best_latency_ms", json()) == b[seed].value("best_latency_ms", json()) &&
          a[seed].value("best_trial", json()) == b[seed].value("best_trial", json());
 }
@@ -109,6 +113,7 @@ json compare_bench(const json& base, const json& changed, const std::vector<std:
   auto tuners_in = [](const json& r) {
     std::set<std::string> out;
     for (const auto& [task, per_tuner] : r["tasks"].items()) {
+      if (!per_tuner.is_object()) continue;
       for (const auto& [tuner, v] : per_tuner.items()) out.insert(tuner);
     }
     return out;
@@ -133,7 +138,7 @@ json compare_bench(const json& base, const json& changed, const std::vector<std:
       const json& sb = seeds_of(changed, task, tuner);
       Paired task_equal;
       for (const auto& [seed, ma] : sa.items()) {
-        if (!sb.contains(seed)) continue;
+        if (!sb.contains(seed) || !ma.is_object() || !sb[seed].is_object()) continue;
         const json& mb = sb[seed];
         ++pairs;
         const bool same_x = same_yardstick(base, changed, task, seed);

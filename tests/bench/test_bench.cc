@@ -239,6 +239,9 @@ TEST(BenchCompare, PairsTheRunsOfTheSameTaskAndSeed) {
   // A tuner that is not in both, or a file that is not a bench's results, is refused.
   EXPECT_THROW(compare_bench(base, changed, {"pv"}), std::invalid_argument);
   EXPECT_THROW(compare_bench(base, json::object()), std::invalid_argument);
+  // Malformed entries are passed over, not trusted: no pair, so refused.
+  const json odd = {{"tasks", {{"A", {{"ml2", {{"seeds", {{"1", 3}}}}}, {"xgb", 1}}}, {"B", 2}}}};
+  EXPECT_THROW(compare_bench(odd, odd, {"ml2"}), std::invalid_argument);
   EXPECT_THROW(
       compare_bench(results_of({{"A", "xgb", 1, 1, 1}}), results_of({{"A", "xgb", 1, 1, 1}})),
       std::invalid_argument);
