@@ -423,8 +423,9 @@ class Ml2Strategy final : public Strategy {
 
   // The pre-build gate on knob feature rows: ModelV's P(valid) and the threshold each row must
   // pass, threshold_build_ where ModelV expects the failure, if any, to be a build failure (which
-  // costs build time but no trial), else threshold_ (the same by default: then no kind is
-  // predicted). With validity_features=pairs, ModelV sees the knob pairs too, extended once.
+  // costs build time but no trial; by default half of threshold_), else threshold_ (with
+  // validity_build_share=1 they are the same and no kind is predicted). With
+  // validity_features=pairs, ModelV sees the knob pairs too, extended once.
   std::pair<std::vector<double>, std::vector<double>> gate_rows(const FeatureMatrix& knob) const {
     const FeatureMatrix extended = v_pairs_ ? knob_pairs_.extend(knob) : FeatureMatrix();
     const FeatureMatrix& x = v_pairs_ ? extended : knob;

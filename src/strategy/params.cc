@@ -111,7 +111,7 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: candidates whose predicted P(valid) is below this are not built (pv, ml2)",
        kModelTuners},
       {"validity_build_share",
-       "1",
+       "0.5",
        0,
        1,
        false,

@@ -282,7 +282,8 @@ TEST(ModelStrategies, Ml2ScoresTheFailureKindItPredicted) {
 // failures; where every failure happens at run time, no threshold is lowered and the runs are
 // the same.
 TEST(ModelStrategies, Ml2LowersTheGateOnlyWhereAFailureWouldBeABuildFailure) {
-  const std::map<std::string, std::string> full = {{"n", "32"}, {"rounds", "40"}};
+  const std::map<std::string, std::string> full = {
+      {"n", "32"}, {"rounds", "40"}, {"validity_build_share", "1"}};
   std::map<std::string, std::string> low = full;
   low["validity_build_share"] = "0.1";
   const TuneSummary a = tune_on(TwoKindsTarget(), "pv", 3, 192, full);
