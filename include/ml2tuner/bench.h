@@ -5,7 +5,9 @@
 //   samples_to_equal   the trial at which a tuner first reaches the best latency `xgb` reached
 //                      with the whole budget (same task and seed), divided by the trial at which
 //                      xgb itself first reached it; a tuner that never reaches it counts as
-//                      budget / xgb's trial (and is counted in `not_equalled`)
+//                      budget / xgb's trial (and is counted in `not_equalled`). Per seed also
+//                      equal_trial (that trial, or null); beside the means, samples_to_equal_median
+//                      and samples_to_equal_se (standard error of the mean over the runs)
 //   invalid_trials     trials that failed (build_failures_in_trials + run_failures), and
 //                      invalid_trials_reduction = 1 - invalid / xgb's invalid with the same budget
 //   builds             every build, trials or not; extra_builds: builds that were never trials,

@@ -25,6 +25,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bench/stats.h"
 #include "ml2tuner/record_store.h"
 #include "ml2tuner/strategy.h"
 #include "ml2tuner/target.h"
@@ -280,11 +281,7 @@ void add_spread(json& mean, const std::vector<json>& rows, const std::string& ke
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   mean[key + "_median"] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  if (n < 2) return;
-  double sum = 0, ss = 0;
-  for (double x : v) sum += x;
-  for (double x : v) ss += (x - sum / n) * (x - sum / n);
-  mean[key + "_se"] = std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n));
+  if (n >= 2) mean[key + "_se"] = bench_stats::standard_error(v);
 }
 
 json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,

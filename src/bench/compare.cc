@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/stats.h"
 #include "ml2tuner/bench.h"
 
 namespace ml2 {
@@ -58,12 +59,10 @@ struct Paired {
   std::vector<double> a, b;
   json summary() const {
     const size_t n = a.size();
-    double sa = 0, sb = 0;
+    std::vector<double> diff(n);
     int64_t lower = 0, higher = 0, same = 0;
     for (size_t i = 0; i < n; ++i) {
-      sa += a[i];
-      sb += b[i];
-      const double d = b[i] - a[i];
+      const double d = diff[i] = b[i] - a[i];
       const double scale = std::max({std::abs(a[i]), std::abs(b[i]), 1e-300});
       if (std::abs(d) <= 1e-12 * scale) {
         ++same;
@@ -73,19 +72,14 @@ struct Paired {
         ++higher;
       }
     }
-    const double mean_d = (sb - sa) / static_cast<double>(n);
-    double ss = 0;
-    for (size_t i = 0; i < n; ++i) ss += std::pow(b[i] - a[i] - mean_d, 2);
     json out = {{"pairs", n},
-                {"base", sa / static_cast<double>(n)},
-                {"new", sb / static_cast<double>(n)},
-                {"difference", mean_d},
+                {"base", bench_stats::mean(a)},
+                {"new", bench_stats::mean(b)},
+                {"difference", bench_stats::mean(diff)},
                 {"lower", lower},
                 {"higher", higher},
                 {"same", same}};
-    out["standard_error"] =
-        n > 1 ? json(std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n)))
-              : json(nullptr);
+    out["standard_error"] = n > 1 ? json(bench_stats::standard_error(diff)) : json(nullptr);
     return out;
   }
 };
