@@ -391,7 +391,7 @@ std::string cell(const json& m, const char* key, const char* fmt) {
   return buf;
 }
 
-std::string markdown(const json& r, const BenchOptions& o) {
+std::string markdown(const json& r, const BenchOptions& o, const std::vector<Task>& tasks) {
   std::ostringstream md;
   md << "# ml2tuner bench\n\nsuite `" << o.suite << "`";
   if (o.suite == "resnet18") md << ", template `" << o.tmpl << "`, hardware `" << o.hw << "`";
@@ -430,7 +430,9 @@ std::string markdown(const json& r, const BenchOptions& o) {
         "## Per task\n\n"
      << "| task | tuner | best latency | gap to optimum | samples to equal | invalid (build / run) "
         "| builds |\n|---|---|---|---|---|---|---|\n";
-  for (const auto& [task, tuners] : r["tasks"].items()) {
+  for (const Task& task_of : tasks) {  // in the suite's order (C2 .. C11), not the JSON's
+    const std::string& task = task_of.key;
+    const json& tuners = r["tasks"][task];
     for (const std::string& t : o.tuners) {
       const json& m = tuners[t]["mean"];
       md << "| " << task << " | " << t << " | " << cell(m, "best_latency_ms", "%.4f ms") << " | "
@@ -506,7 +508,7 @@ json run_bench(const BenchOptions& o) {
     for (auto& [t, v] : tuners.items()) percent(v["mean"]);
   }
   write_file(fs::path(o.out) / "results.json", result.dump(2) + "\n");
-  write_file(fs::path(o.out) / "results.md", markdown(for_md, o));
+  write_file(fs::path(o.out) / "results.md", markdown(for_md, o, tasks));
   return result;
 }
 

@@ -6,6 +6,7 @@
 // whose standard error is far smaller than that of either mean (a run's samples to equal varies
 // by about 0.3 from seed to seed).
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -94,6 +95,29 @@ std::string shown(const std::string& measure, const json& x) {
   if (!x.is_number()) return "–";
   const double v = x.get<double>();
   return is_ratio(measure) ? fmt("%.1f %%", 100 * v) : fmt("%.1f", v);
+}
+
+// Task names in natural order: C2 before C10.
+bool natural_less(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (std::isdigit(static_cast<unsigned char>(a[i])) &&
+        std::isdigit(static_cast<unsigned char>(b[j]))) {
+      size_t ei = i, ej = j;
+      while (ei < a.size() && std::isdigit(static_cast<unsigned char>(a[ei]))) ++ei;
+      while (ej < b.size() && std::isdigit(static_cast<unsigned char>(b[ej]))) ++ej;
+      const std::string na = a.substr(i, ei - i), nb = b.substr(j, ej - j);
+      if (na.size() != nb.size()) return na.size() < nb.size();  // no leading zeros expected
+      if (na != nb) return na < nb;
+      i = ei;
+      j = ej;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
 }
 
 }  // namespace
@@ -206,7 +230,11 @@ std::string compare_markdown(const json& c) {
   md << "\n| tuner | task | pairs | samples to equal, base | new | lower | higher | same "
         "|\n|---|---|---|---|---|---|---|---|\n";
   for (const auto& [tuner, t] : c["tuners"].items()) {
-    for (const auto& [task, s] : t["samples_to_equal_per_task"].items()) {
+    std::vector<std::string> tasks;
+    for (const auto& [task, unused] : t["samples_to_equal_per_task"].items()) tasks.push_back(task);
+    std::sort(tasks.begin(), tasks.end(), natural_less);
+    for (const std::string& task : tasks) {
+      const json& s = t["samples_to_equal_per_task"][task];
       md << "| " << tuner << " | " << task << " | " << s["pairs"].get<int64_t>() << " | "
          << shown("samples_to_equal", s["base"]) << " | " << shown("samples_to_equal", s["new"])
          << " | " << s["lower"].get<int64_t>() << " | " << s["higher"].get<int64_t>() << " | "

@@ -234,6 +234,11 @@ TEST(BenchCompare, PairsTheRunsOfTheSameTaskAndSeed) {
   EXPECT_EQ(d["tuners"]["ml2"]["xgb_differs"], 1);
   EXPECT_NE(compare_markdown(d).find("xgb's run differs (or is missing) in 1 of the 4 pairs"),
             std::string::npos);
+  // Tasks are listed in natural order, C2 before C10.
+  const json layers = results_of({{"C10", "ml2", 1, 0.5, 1}, {"C2", "ml2", 1, 0.5, 1}});
+  const std::string lm = compare_markdown(compare_bench(layers, layers));
+  ASSERT_NE(lm.find("| ml2 | C10 |"), std::string::npos);
+  EXPECT_LT(lm.find("| ml2 | C2 |"), lm.find("| ml2 | C10 |"));
   // A tuner that is not in both, or a file that is not a bench's results, is refused.
   EXPECT_THROW(compare_bench(base, changed, {"pv"}), std::invalid_argument);
   EXPECT_THROW(compare_bench(base, json::object()), std::invalid_argument);
