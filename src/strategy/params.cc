@@ -9,6 +9,8 @@ namespace ml2 {
 namespace {
 
 const std::vector<std::string> kModelTuners = {"ml2", "p", "pv", "pa"};
+// The tuners with ModelV, which alone read the validity gate's parameters.
+const std::vector<std::string> kValidityTuners = {"ml2", "pv"};
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -109,7 +111,7 @@ const std::vector<ParamSpec>& param_specs() {
        false,
        {},
        "ml2: candidates whose predicted P(valid) is below this are not built (pv, ml2)",
-       kModelTuners},
+       kValidityTuners},
       {"validity_build_share",
        "0.5",
        0,
@@ -119,7 +121,7 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: for a candidate whose failure, ModelV predicts, would be a build failure (which costs "
        "build time but no trial), the validity threshold is this share of validity_threshold "
        "(pv, ml2)",
-       kModelTuners},
+       kValidityTuners},
       {"exploration",
        "0.1",
        0,
@@ -156,7 +158,7 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: what the search walks when ModelV is used (pv, ml2): gated, ModelP where P(valid) "
        "passes the threshold and nothing below it; expected, P(valid) x ModelP (with --label "
        "throughput; otherwise gated)",
-       kModelTuners},
+       kValidityTuners},
       {"dedup",
        "program",
        0,
@@ -176,7 +178,7 @@ const std::vector<ParamSpec>& param_specs() {
        "ml2: what ModelV sees before a build (pv, ml2): knobs, the knob features; pairs, also the "
        "sum of the logarithms of every two size-valued knob parts (the logarithm of their "
        "product, as resource limits are)",
-       kModelTuners},
+       kValidityTuners},
       {"ensemble",
        "5",
        1,

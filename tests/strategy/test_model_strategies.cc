@@ -36,6 +36,13 @@ TEST(StrategyParams, DeclaredOnceAndChecked) {
     EXPECT_NE(std::string(e.what()).find("applies to: ml2, p, pv, pa"), std::string::npos);
   }
   for (const StrategyParam& p : strategy_params()) EXPECT_FALSE(p.description.empty()) << p.name;
+  // The validity gate's parameters belong to the tuners with ModelV only.
+  for (const char* name :
+       {"validity_threshold", "validity_build_share", "search", "validity_features"}) {
+    EXPECT_THROW(Params("p", {{name, "0.1"}}), std::invalid_argument) << name;
+    EXPECT_THROW(Params("pa", {{name, "0.1"}}), std::invalid_argument) << name;
+  }
+  EXPECT_DOUBLE_EQ(Params("pv", {{"validity_threshold", "0.1"}}).number("validity_threshold"), 0.1);
 }
 
 TEST(XgbPlan, EpsilonGreedyTail) {
