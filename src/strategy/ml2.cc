@@ -421,24 +421,30 @@ class Ml2Strategy final : public Strategy {
     return dedup_ && !digest.empty() && ran_programs_.count(digest);
   }
 
+  // Calls f with the rows as ModelV sees them: the knob features, and with
+  // validity_features=pairs their knob pairs too (extended once, only then).
+  template <class F>
+  auto as_v_sees(const FeatureMatrix& knob, F f) const {
+    return v_pairs_ ? f(knob_pairs_.extend(knob)) : f(knob);
+  }
+
   // The pre-build gate on knob feature rows: ModelV's P(valid) and the threshold each row must
   // pass, threshold_build_ where ModelV expects the failure, if any, to be a build failure (which
   // costs build time but no trial; by default half of threshold_), else threshold_ (with
-  // validity_build_share=1 they are the same and no kind is predicted). With
-  // validity_features=pairs, ModelV sees the knob pairs too, extended once.
+  // validity_build_share=1 they are the same and no kind is predicted).
   std::pair<std::vector<double>, std::vector<double>> gate_rows(const FeatureMatrix& knob) const {
-    const FeatureMatrix extended = v_pairs_ ? knob_pairs_.extend(knob) : FeatureMatrix();
-    const FeatureMatrix& x = v_pairs_ ? extended : knob;
-    std::vector<double> threshold(knob.rows, threshold_);
-    if (threshold_build_ != threshold_) {
-      const std::vector<std::optional<Status>> kind = v_.likely_failure(x);
-      for (size_t i = 0; i < threshold.size(); ++i) {
-        if (kind[i] && (*kind[i] == Status::kCompileError || *kind[i] == Status::kBuildTimeout)) {
-          threshold[i] = threshold_build_;
+    return as_v_sees(knob, [&](const FeatureMatrix& x) {
+      std::vector<double> threshold(knob.rows, threshold_);
+      if (threshold_build_ != threshold_) {
+        const std::vector<std::optional<Status>> kind = v_.likely_failure(x);
+        for (size_t i = 0; i < threshold.size(); ++i) {
+          if (kind[i] && (*kind[i] == Status::kCompileError || *kind[i] == Status::kBuildTimeout)) {
+            threshold[i] = threshold_build_;
+          }
         }
       }
-    }
-    return {v_.p_valid(x), std::move(threshold)};
+      return std::make_pair(v_.p_valid(x), std::move(threshold));
+    });
   }
   std::pair<std::vector<double>, std::vector<double>> gate_unbuilt(
       const std::vector<uint64_t>& configs) const {
@@ -452,7 +458,7 @@ class Ml2Strategy final : public Strategy {
 
   // ModelV's most likely failure kind before the build (as gate_rows sees the rows).
   std::vector<std::optional<Status>> likely_failure_unbuilt(const FeatureMatrix& knob) const {
-    return v_pairs_ ? v_.likely_failure(knob_pairs_.extend(knob)) : v_.likely_failure(knob);
+    return as_v_sees(knob, [&](const FeatureMatrix& x) { return v_.likely_failure(x); });
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
@@ -627,7 +633,7 @@ class Ml2Strategy final : public Strategy {
     a_.fit(with_hidden(ok_knob, ok_hidden), ok_lat, baselines(ok_hidden));
     if (use_v_) {
       const FeatureMatrix labelled = knob_features(space_, labelled_idx);
-      v_.fit(v_pairs_ ? knob_pairs_.extend(labelled) : labelled, labelled_status);
+      as_v_sees(labelled, [&](const FeatureMatrix& x) { v_.fit(x, labelled_status); });
       v_hidden_.fit(with_hidden(knob_features(space_, run_idx), run_hidden), run_status);
     }
   }
