@@ -7,17 +7,27 @@
 //           over ModelP's scores (knob features); with ModelV (pv, ml2) those predicted invalid
 //           (P(valid) below the threshold) are dropped. An exploration share of the proposals
 //           goes to the rejected candidates the gate was least sure of, then to random ones, so
-//           that the gate never seals a region off. Once nothing new is left, the rest of the
-//           earlier candidates fill the proposal (neither share takes a candidate whose program
-//           has run already). The proposal is not committed: its configurations are only built
-//           (a failed build teaches ModelV and costs no trial).
+//           that the gate never seals a region off. Where the gate lets too few new candidates
+//           through (late in a run it can reject nearly all that is left unknown), more of the
+//           earlier candidates come before random ones, and once nothing new is left, they fill
+//           the proposal (neither share takes a candidate whose program has run already). The
+//           proposal is not committed: its configurations are only built (a failed build teaches
+//           ModelV and costs no trial).
 //   choose  among the candidates that built, a second validity check on knob + hidden features
 //           (pv, ml2) drops predicted run failures; the rest are ranked by ModelA on knob + hidden
-//           features (pa, ml2) or by ModelP (p, pv); the best N run (an exploration share of them
-//           drawn at random from the others). A candidate whose artifact is the same program as
-//           one already run, or one picked in the same round (the digest the tuner takes of each
-//           artifact), is not run (dedup=program): its measurement would repeat that one's. On
-//           VTA, changing the tile loop order often leaves the program unchanged.
+//           features (pa, ml2) or by ModelP (p, pv, and pa and ml2 where the builds reveal no
+//           hidden features: ModelA would know only the knobs, and ModelP is the ensemble); the
+//           best N run (an exploration share of them drawn at random from the others). In pa and
+//           ml2 the run cutoff can end the round sooner: once a quarter of N is picked, the
+//           first candidate the ranking model predicts slower than run_cutoff x the best
+//           latency measured so far ends the picks (the exploration share stays the same share
+//           of the shorter round). Such candidates would spend trials on what ModelA already
+//           knows is worse; the next round's proposals come from models refit sooner. They stay
+//           built and unrun, so the revisit share can still return to them. A candidate whose
+//           artifact is the same program as one already run, or one picked in the same round
+//           (the digest the tuner takes of each artifact), is not run (dedup=program): its
+//           measurement would repeat that one's. On VTA, changing the tile loop order often
+//           leaves the program unchanged.
 //   tell    every outcome is kept; the models are retrained: ModelP and ModelA on successful runs,
 //           ModelV on every labelled outcome (build failures, run failures, successes), the
 //           post-build check on the runs. Candidates built but never run stay unlabelled.
@@ -49,6 +59,7 @@
 // predicting that kind would score).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <set>
@@ -86,6 +97,7 @@ class Ml2Strategy final : public Strategy {
         exploration_(p.number("exploration")),
         local_(p.number("local")),
         revisit_(p.number("revisit")),
+        run_cutoff_(use_a_ ? p.number("run_cutoff") : 0.0),
         threshold_build_(use_v_ ? p.number("validity_build_share") * threshold_ : 0.0),
         expected_(use_v_ && p.text("search") == "expected"),
         use_prior_(p.text("prior") == "estimate"),
@@ -181,6 +193,12 @@ class Ml2Strategy final : public Strategy {
       gate(random_unknown(4 * want, exclude));
     }
     if (kept.size() > want - explore) kept.resize(want - explore);
+    // Still too few (late in a run, the gate can reject nearly all that is left unknown): the best
+    // of the earlier candidates, built but never run, before random ones, which would then fill
+    // whole rounds and mostly fail to build.
+    while (kept.size() < want - explore && reused < reservoir.size()) {
+      kept.push_back(reservoir[reused++]);
+    }
     out.configs = kept;
     // Exploration: the rejected candidates the gate was least sure of, then random ones.
     std::stable_sort(rejected.begin(), rejected.end(),
@@ -224,10 +242,16 @@ class Ml2Strategy final : public Strategy {
     // Rank by ModelA (pa, ml2) or ModelP; untrained: by the prior (ModelA's tuners), else the
     // search order.
     std::vector<double> score(built.size(), 0.0);
-    if (use_a_ && a_.trained()) {
+    // Where the builds reveal nothing, ModelA knows no more than the knobs, and ModelP (the
+    // ensemble) ranks them better. The ranking model's latencies serve the run cutoff.
+    const bool cut_on = run_cutoff_ > 0 && model_options_.label != PerfLabel::kRank;
+    std::vector<double> predicted_ms;
+    if (use_a_ && a_.trained() && !builds_reveal_nothing()) {
       score = a_.score(full, base);
+      if (cut_on) predicted_ms = a_.predict_latency_ms(full, base);
     } else if (p_.trained()) {
       score = p_.score(knob);
+      if (cut_on && use_a_) predicted_ms = p_.predict_latency_ms(knob);
     } else if (use_a_ && prior_on()) {
       const std::vector<double> e = estimates(hidden);
       for (size_t i = 0; i < built.size(); ++i) score[i] = -std::log(e[i]);
@@ -246,15 +270,28 @@ class Ml2Strategy final : public Strategy {
     };
     const size_t explore =
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(n_run)));
+    // The run cutoff: once a quarter of N is picked, a candidate predicted slower than
+    // run_cutoff x the best latency measured so far ends the round's picks (see the top).
+    const double cutoff_ms = predicted_ms.empty() ? 0.0 : run_cutoff_ * best_run_ms();
+    const size_t at_least = std::max<size_t>(1, n_run / 4);
+    size_t to_run = n_run;
     for (size_t i : best_first(score)) {
       if (picks.size() >= n_run - std::min(explore, n_run)) break;
+      if (cutoff_ms > 0 && picks.size() >= at_least && predicted_ms[i] > cutoff_ms) {
+        // The exploration share stays the same share of a shorter round.
+        to_run =
+            std::min(n_run, picks.size() + static_cast<size_t>(std::llround(
+                                               exploration_ * static_cast<double>(picks.size()) /
+                                               std::max(1e-9, 1.0 - exploration_))));
+        break;
+      }
       if (p2[i] >= threshold_ && !repeats(i)) pick(i);
     }
     std::vector<size_t> rest;
     for (size_t i : candidates) {
       if (std::find(picks.begin(), picks.end(), i) == picks.end()) rest.push_back(i);
     }
-    while (picks.size() < n_run && !rest.empty()) {
+    while (picks.size() < to_run && !rest.empty()) {
       const size_t r = uniform_below(rng_, rest.size());
       const size_t i = rest[r];
       rest.erase(rest.begin() + static_cast<ptrdiff_t>(r));
@@ -462,6 +499,15 @@ class Ml2Strategy final : public Strategy {
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
+  // The lowest latency a trial has measured so far (infinity before any).
+  double best_run_ms() const {
+    double best = std::numeric_limits<double>::infinity();
+    for (const auto& [index, k] : known_) {
+      if (k.trial && k.latency_ms) best = std::min(best, *k.latency_ms);
+    }
+    return best;
+  }
+
   bool builds_reveal_nothing() const { return use_a_ && built_ok_ && hidden_names_.empty(); }
 
   // The prior is on and no successful build so far lacked an estimate.
@@ -644,6 +690,7 @@ class Ml2Strategy final : public Strategy {
   std::mt19937_64 rng_;
   size_t n_;
   double alpha_, alpha_prior_, threshold_, exploration_, local_, revisit_;
+  double run_cutoff_;       // 0, or run only candidates predicted within this factor of the best
   double threshold_build_;  // the threshold where ModelV expects a failure to be a build failure
   bool expected_;           // the search walks P(valid) x ModelP (else ModelP above the threshold)
   bool use_prior_;          // ModelA learns latency relative to the hidden feature `estimate`

@@ -104,6 +104,16 @@ const std::vector<ParamSpec>& param_specs() {
        "prior; from the first round, back to alpha once a build gives no estimate): more builds "
        "for a ModelA that ranks them well, traded against build time (pa, ml2)",
        {"ml2", "pa"}},
+      {"run_cutoff",
+       "1.15",
+       0,
+       100,
+       false,
+       {},
+       "ml2: once a quarter of N is picked, a built candidate is run only if the ranking model "
+       "(ModelA) predicts its latency within this factor of the best measured so far; the round "
+       "ends sooner and the models are refit (pa, ml2; 0: always run N)",
+       {"ml2", "pa"}},
       {"validity_threshold",
        "0.2",
        0,

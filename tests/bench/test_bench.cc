@@ -163,11 +163,12 @@ TEST_F(Bench, PassesParametersToTheTunersThatReadThem) {
   BenchOptions o = options_;
   o.seeds = 1;
   o.trials = 48;
-  o.params = {{"n", "8"}, {"plan_size", "16"}};
+  o.params = {{"n", "8"}, {"plan_size", "16"}, {"run_cutoff", "0"}};
   const json r = run_bench(o);
   EXPECT_EQ(r["config"]["params"]["n"], "8");
-  // ml2 runs up to 8 per round (48 trials: 6 rounds, more where a round's builds failed; 2 by
-  // default); xgb reads plan_size, random reads neither and is not refused for it.
+  // ml2 runs up to 8 per round, with no run cutoff exactly 8 where enough built (48 trials: 6
+  // rounds, more where a round's builds failed; 2 by default); xgb reads plan_size, random reads
+  // none of them and is not refused for them.
   auto rounds = [&](const char* tuner) {
     const auto f = dir_ / "out" / "runs" / "spaces" / "bowl" / tuner / "seed1" / "summary.json";
     return json::parse(std::ifstream(f))["rounds"].get<int64_t>();

@@ -84,6 +84,16 @@ double bowl_ms(int64_t x, int64_t y) {
   return 1.0 + 0.01 * static_cast<double>((x - 23) * (x - 23) + 3 * (y - 11) * (y - 11));
 }
 
+// The synthetic targets' artifact: the configuration's x and y.
+std::string xy_artifact(const Config& c) {
+  return std::to_string(c[0]) + " " + std::to_string(c[1]);
+}
+std::pair<int64_t, int64_t> xy_of(const std::string& artifact) {
+  int64_t x = 0, y = 0;
+  std::sscanf(artifact.c_str(), "%ld %ld", &x, &y);
+  return {x, y};
+}
+
 // A synthetic accelerator: latency is a smooth bowl with its optimum at (23, 11); configurations
 // with x + y > 50 fail to build; with x > 40 they fail at run time. With `estimate`, each build
 // gives a compile-time estimate: half the latency for x < 24, a third from there on.
@@ -106,12 +116,11 @@ class BowlTarget : public Target {
     b.hidden["x_plus_y"] = static_cast<double>(x + y);
     b.hidden["x_gt_40"] = x > 40 ? 1.0 : 0.0;
     if (estimate_) b.hidden["estimate"] = bowl_ms(x, y) / (x < 24 ? 2.0 : 3.0);
-    b.artifact = std::to_string(x) + " " + std::to_string(y);
+    b.artifact = xy_artifact(c);
     return b;
   }
   RunResult run(const std::string& artifact) const override {
-    int64_t x = 0, y = 0;
-    std::sscanf(artifact.c_str(), "%ld %ld", &x, &y);
+    const auto [x, y] = xy_of(artifact);
     RunResult r;
     if (x > 40) {
       r.status = Status::kRuntimeError;
@@ -173,12 +182,11 @@ class TwoKindsTarget : public Target {
       b.message = "too wide";
       return b;
     }
-    b.artifact = std::to_string(c[0]) + " " + std::to_string(c[1]);
+    b.artifact = xy_artifact(c);
     return b;
   }
   RunResult run(const std::string& artifact) const override {
-    int64_t x = 0, y = 0;
-    std::sscanf(artifact.c_str(), "%ld %ld", &x, &y);
+    const auto [x, y] = xy_of(artifact);
     RunResult r;
     if (y >= 24) {
       r.status = Status::kRuntimeError;
@@ -489,6 +497,145 @@ TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
   EXPECT_EQ(second_round("pa", "none", false, false), 4u);
   EXPECT_EQ(second_round("pv", "estimate", false, false), 8u);
   EXPECT_EQ(second_round("p", "none", false, false), 8u);
+}
+
+// A strategy after one round told as runs on the bowl (hidden features as BowlTarget gives them,
+// with `estimate`, where asked), and the candidates of its second round (or `candidates`, where
+// given) as built: the candidates, and what choose() then picks among them.
+struct SecondRound {
+  std::vector<uint64_t> candidates;
+  std::vector<size_t> picks;
+};
+SecondRound second_round_picks(const char* tuner, std::map<std::string, std::string> params,
+                               bool hidden_features, std::vector<uint64_t> candidates = {}) {
+  const Space space = grid_space(48, 32);
+  StrategyOptions o;
+  o.seed = 4;
+  o.params = std::move(params);
+  auto s = make_strategy(tuner, space, o);
+  auto hidden_of = [&](const Config& c) {
+    HiddenFeatures h;
+    if (!hidden_features) return h;
+    h["x_plus_y"] = static_cast<double>(c[0] + c[1]);
+    h["estimate"] = bowl_ms(c[0], c[1]) / (c[0] < 24 ? 2.0 : 3.0);
+    return h;
+  };
+  const Proposal first = s->ask(1000);
+  std::vector<HiddenFeatures> hidden(first.configs.size());
+  std::vector<Outcome> told(first.configs.size());
+  for (size_t i = 0; i < told.size(); ++i) {
+    const Config c = space.at(first.configs[i]);
+    hidden[i] = hidden_of(c);
+    told[i].index = first.configs[i];
+    told[i].stage = Stage::kRun;
+    told[i].latency_ms = bowl_ms(c[0], c[1]);
+    told[i].hidden = &hidden[i];
+    told[i].trial = true;
+  }
+  s->tell(told);
+  const Proposal second = s->ask(1000);
+  if (candidates.empty()) candidates = second.configs;
+  std::vector<HiddenFeatures> hidden2(candidates.size());
+  std::vector<Outcome> built(candidates.size());
+  for (size_t i = 0; i < built.size(); ++i) {
+    hidden2[i] = hidden_of(space.at(candidates[i]));
+    built[i].index = candidates[i];
+    built[i].hidden = &hidden2[i];
+  }
+  const std::vector<size_t> picks = s->choose(built, 1000);
+  return {candidates, picks};
+}
+
+TEST(ModelStrategies, Ml2RunCutoffEndsTheRoundAtCandidatesPredictedSlower) {
+  // 64 candidates built for N = 16. Without the cutoff (0), or with one no prediction exceeds,
+  // all 16 run; with 1.01, the round ends early, after at least a quarter of N, and what it runs
+  // first is what the full round ran first (the cutoff truncates ModelA's order, it does not
+  // change it).
+  for (const char* tuner : {"ml2", "pa"}) {
+    auto picks = [&](const char* cutoff) {
+      return second_round_picks(
+                 tuner, {{"n", "16"}, {"alpha", "3"}, {"rounds", "20"}, {"run_cutoff", cutoff}},
+                 true)
+          .picks;
+    };
+    const std::vector<size_t> all = picks("0");
+    EXPECT_EQ(all.size(), 16u) << tuner;
+    EXPECT_EQ(picks("100"), all) << tuner;
+    const std::vector<size_t> cut = picks("1.01");
+    EXPECT_GE(cut.size(), 4u) << tuner;
+    EXPECT_LT(cut.size(), 16u) << tuner;
+    ASSERT_GE(all.size(), 4u);
+    EXPECT_TRUE(std::equal(all.begin(), all.begin() + 4, cut.begin())) << tuner;
+    // The same seed, the same shorter round.
+    EXPECT_EQ(picks("1.01"), cut) << tuner;
+  }
+  // p and pv have no ModelA: the cutoff is not theirs.
+  EXPECT_THROW(Params("p", {{"run_cutoff", "1.15"}}), std::invalid_argument);
+  EXPECT_THROW(Params("pv", {{"run_cutoff", "1.15"}}), std::invalid_argument);
+}
+
+TEST(ModelStrategies, PaRanksByModelPWhereTheBuildsRevealNothing) {
+  // Builds with no hidden features: ModelA would see only the knobs, so pa runs the built
+  // candidates in ModelP's order, as p does: both build 64 random candidates first (pa's
+  // alpha_prior, p's alpha), and their ModelP is the same ensemble on the same runs. Given p's
+  // second-round candidates, pa picks what p picks, but for the exploration share's random picks
+  // (the last 2 of 16), which follow each tuner's own draws.
+  const std::map<std::string, std::string> params = {{"n", "16"}, {"alpha", "3"}, {"rounds", "20"}};
+  const SecondRound p = second_round_picks("p", params, false);
+  std::map<std::string, std::string> pa_params = params;
+  pa_params["alpha_prior"] = "3";
+  pa_params["run_cutoff"] = "0";
+  const SecondRound pa = second_round_picks("pa", pa_params, false, p.candidates);
+  ASSERT_EQ(p.picks.size(), 16u);
+  ASSERT_EQ(pa.picks.size(), 16u);
+  EXPECT_TRUE(std::equal(pa.picks.begin(), pa.picks.begin() + 14, p.picks.begin()));
+}
+
+// Only x < 6 builds (192 of 1536 configurations): once the models have seen where it does, the
+// validity gate rejects nearly all that is left unknown.
+class NarrowTarget : public Target {
+ public:
+  NarrowTarget() : space_(grid_space(48, 32)) {}
+  std::string name() const override { return "narrow"; }
+  std::string task() const override { return "narrow"; }
+  const Space& space() const override { return space_; }
+  BuildResult build(const Config& c) const override {
+    BuildResult b;
+    if (c[0] >= 6) {
+      b.status = Status::kCompileError;
+      b.message = "too wide";
+      return b;
+    }
+    b.hidden["x_plus_y"] = static_cast<double>(c[0] + c[1]);
+    b.artifact = xy_artifact(c);
+    return b;
+  }
+  RunResult run(const std::string& artifact) const override {
+    const auto [x, y] = xy_of(artifact);
+    RunResult r;
+    r.latency = Measurement::from_samples({bowl_ms(x + 20, y)});
+    return r;
+  }
+
+ private:
+  Space space_;
+};
+
+TEST(ModelStrategies, Ml2KeepsRunningWhenTheGateRejectsWhatIsLeftUnknown) {
+  // 150 of the 192 valid configurations, N = 8 from 32 builds per round: every valid
+  // configuration is built long before the budget is spent. Then the gate lets too few new ones
+  // through, and the candidates built earlier but not run come before random ones, so that every
+  // round runs N: random candidates would nearly all fail to build (a build costs no trial), and
+  // the rounds would run only the revisit share's few.
+  for (const char* tuner : {"ml2", "pv"}) {
+    std::map<std::string, std::string> p = {{"n", "8"}, {"alpha", "3"}, {"rounds", "20"}};
+    if (std::string(tuner) == "ml2") p["run_cutoff"] = "0";  // every round runs N where it can
+    const TuneSummary s = tune_on(NarrowTarget(), tuner, 3, 150, p);
+    EXPECT_EQ(s.trials, 150) << tuner;
+    EXPECT_EQ(s.invalid_trials, 0) << tuner;
+    EXPECT_LE(s.rounds, 30)
+        << tuner;  // 19 at the least; 265 before the candidates built earlier came first
+  }
 }
 
 // Four configurations per program: the knob `alias` (0..3) does not change what x compiles to.
