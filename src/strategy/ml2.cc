@@ -19,11 +19,13 @@
 //           hidden features: ModelA would know only the knobs, and ModelP is the ensemble); the
 //           best N run (an exploration share of them drawn at random from the others). In pa and
 //           ml2 the run cutoff can end the round sooner: once a quarter of N is picked, the
-//           first candidate the ranking model predicts slower than run_cutoff x the best
-//           latency measured so far ends the picks (the exploration share stays the same share
-//           of the shorter round). Such candidates would spend trials on what ModelA already
-//           knows is worse; the next round's proposals come from models refit sooner. They stay
-//           built and unrun, so the revisit share can still return to them. A candidate whose
+//           first candidate ModelA predicts slower than run_cutoff x the best latency measured
+//           so far ends the picks (the exploration share stays the same share of the shorter
+//           round). Such candidates would spend trials on what ModelA already knows is worse;
+//           the next round's proposals come from models refit sooner, and they stay built and
+//           unrun, so the revisit share can still return to them. Only where ModelA ranks: where
+//           the builds reveal nothing, ModelP, which proposed the candidates, ranks them, and
+//           cutting by it cost trials on the GPU spaces. A candidate whose
 //           artifact is the same program as one already run, or one picked in the same round
 //           (the digest the tuner takes of each artifact), is not run (dedup=program): its
 //           measurement would repeat that one's. On VTA, changing the tile loop order often
@@ -243,7 +245,8 @@ class Ml2Strategy final : public Strategy {
     // search order.
     std::vector<double> score(built.size(), 0.0);
     // Where the builds reveal nothing, ModelA knows no more than the knobs, and ModelP (the
-    // ensemble) ranks them better. The ranking model's latencies serve the run cutoff.
+    // ensemble) ranks them better. ModelA's latencies serve the run cutoff; ModelP's do not:
+    // it proposed these candidates, and cutting by it cost trials on the GPU spaces.
     const bool cut_on = run_cutoff_ > 0 && model_options_.label != PerfLabel::kRank;
     std::vector<double> predicted_ms;
     if (use_a_ && a_.trained() && !builds_reveal_nothing()) {
@@ -251,7 +254,6 @@ class Ml2Strategy final : public Strategy {
       if (cut_on) predicted_ms = a_.predict_latency_ms(full, base);
     } else if (p_.trained()) {
       score = p_.score(knob);
-      if (cut_on && use_a_) predicted_ms = p_.predict_latency_ms(knob);
     } else if (use_a_ && prior_on()) {
       const std::vector<double> e = estimates(hidden);
       for (size_t i = 0; i < built.size(); ++i) score[i] = -std::log(e[i]);

@@ -110,9 +110,9 @@ const std::vector<ParamSpec>& param_specs() {
        100,
        false,
        {},
-       "ml2: once a quarter of N is picked, a built candidate is run only if the ranking model "
-       "(ModelA) predicts its latency within this factor of the best measured so far; the round "
-       "ends sooner and the models are refit (pa, ml2; 0: always run N)",
+       "ml2: once a quarter of N is picked, a built candidate is run only if ModelA predicts its "
+       "latency within this factor of the best measured so far; the round ends sooner and the "
+       "models are refit (pa, ml2, where builds reveal hidden features; 0: always run N)",
        {"ml2", "pa"}},
       {"validity_threshold",
        "0.2",

@@ -568,6 +568,13 @@ TEST(ModelStrategies, Ml2RunCutoffEndsTheRoundAtCandidatesPredictedSlower) {
     EXPECT_TRUE(std::equal(all.begin(), all.begin() + 4, cut.begin())) << tuner;
     // The same seed, the same shorter round.
     EXPECT_EQ(picks("1.01"), cut) << tuner;
+    // Builds without hidden features: ModelP ranks, and the cutoff does not apply.
+    EXPECT_EQ(
+        second_round_picks(
+            tuner, {{"n", "16"}, {"alpha", "3"}, {"rounds", "20"}, {"run_cutoff", "1.01"}}, false)
+            .picks.size(),
+        16u)
+        << tuner;
   }
   // p and pv have no ModelA: the cutoff is not theirs.
   EXPECT_THROW(Params("p", {{"run_cutoff", "1.15"}}), std::invalid_argument);
