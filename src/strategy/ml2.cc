@@ -25,11 +25,10 @@
 //           the next round's proposals come from models refit sooner, and they stay built and
 //           unrun, so the revisit share can still return to them. Only where ModelA ranks: where
 //           the builds reveal nothing, ModelP, which proposed the candidates, ranks them, and
-//           cutting by it cost trials on the GPU spaces. A candidate whose
-//           artifact is the same program as one already run, or one picked in the same round
-//           (the digest the tuner takes of each artifact), is not run (dedup=program): its
-//           measurement would repeat that one's. On VTA, changing the tile loop order often
-//           leaves the program unchanged.
+//           cutting by it cost trials on the GPU spaces. A candidate whose artifact is the same
+//           program as one already run, or one picked in the same round (the digest the tuner
+//           takes of each artifact), is not run (dedup=program): its measurement would repeat
+//           that one's. On VTA, changing the tile loop order often leaves the program unchanged.
 //   tell    every outcome is kept; the models are retrained: ModelP and ModelA on successful runs,
 //           ModelV on every labelled outcome (build failures, run failures, successes), the
 //           post-build check on the runs. Candidates built but never run stay unlabelled.
@@ -500,7 +499,6 @@ class Ml2Strategy final : public Strategy {
     return as_v_sees(knob, [&](const FeatureMatrix& x) { return v_.likely_failure(x); });
   }
 
-  // pa and ml2 after successful builds none of which gave a hidden feature.
   // The lowest latency a trial has measured so far (infinity before any).
   double best_run_ms() const {
     double best = std::numeric_limits<double>::infinity();
@@ -510,6 +508,7 @@ class Ml2Strategy final : public Strategy {
     return best;
   }
 
+  // pa and ml2 after successful builds none of which gave a hidden feature.
   bool builds_reveal_nothing() const { return use_a_ && built_ok_ && hidden_names_.empty(); }
 
   // The prior is on and no successful build so far lacked an estimate.
