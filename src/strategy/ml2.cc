@@ -17,14 +17,15 @@
 //           (pv, ml2) drops predicted run failures; the rest are ranked by ModelA on knob + hidden
 //           features (pa, ml2) or by ModelP (p, pv, and pa and ml2 where the builds reveal no
 //           hidden features: ModelA would know only the knobs, and ModelP is the ensemble); the
-//           best N run (an exploration share of them drawn at random from the others). In pa and
-//           ml2 the run cutoff can end the round sooner: once a quarter of N is picked, the
-//           first candidate ModelA predicts slower than run_cutoff x the best latency measured
-//           so far ends the picks (the exploration share stays the same share of the shorter
-//           round). Such candidates would spend trials on what ModelA already knows is worse;
-//           the next round's proposals come from models refit sooner, and they stay built and
-//           unrun, so the revisit share can still return to them. Only where ModelA ranks: where
-//           the builds reveal nothing, ModelP, which proposed the candidates, ranks them, and
+//           best N run (an exploration share of them drawn at random from the others; with
+//           exploration_draw=valid, pv and ml2 draw in proportion to the post-build check's
+//           P(valid)). In pa and ml2 the run cutoff can end the round sooner: once a quarter of N
+//           is picked, the first candidate ModelA predicts slower than run_cutoff x the best
+//           latency measured so far ends the picks (the exploration share stays the same share of
+//           the shorter round). Such candidates would spend trials on what ModelA already knows is
+//           worse; the next round's proposals come from models refit sooner, and they stay built
+//           and unrun, so the revisit share can still return to them. Only where ModelA ranks:
+//           where the builds reveal nothing, ModelP, which proposed the candidates, ranks them, and
 //           cutting by it cost trials on the GPU spaces. A candidate whose artifact is the same
 //           program as one already run, or one picked in the same round (the digest the tuner
 //           takes of each artifact), is not run (dedup=program): its measurement would repeat
@@ -103,6 +104,7 @@ class Ml2Strategy final : public Strategy {
         expected_(use_v_ && p.text("search") == "expected"),
         use_prior_(p.text("prior") == "estimate"),
         dedup_(p.text("dedup") == "program"),
+        draw_valid_(use_v_ && p.text("exploration_draw") == "valid"),
         v_pairs_(use_v_ && p.text("validity_features") == "pairs"),
         knob_pairs_(space),
         annealer_(space,
@@ -292,8 +294,32 @@ class Ml2Strategy final : public Strategy {
     for (size_t i : candidates) {
       if (std::find(picks.begin(), picks.end(), i) == picks.end()) rest.push_back(i);
     }
+    // The exploration picks: uniformly at random, or (exploration_draw=valid) in proportion to
+    // the post-build check's P(valid) where it tells the candidates apart; with equal weights,
+    // the uniform draws. Where failures happen at run time, a uniform draw among what the ranking
+    // left spends trials on failures the check foresaw; the weights keep every candidate
+    // reachable.
+    auto draw = [&]() -> size_t {
+      if (draw_valid_) {
+        double total = 0;
+        bool equal = true;
+        for (size_t i : rest) {
+          total += p2[i];
+          equal = equal && p2[i] == p2[rest.front()];
+        }
+        if (!equal && total > 0) {
+          double u = uniform01(rng_) * total;
+          for (size_t r = 0; r < rest.size(); ++r) {
+            u -= p2[rest[r]];
+            if (u < 0) return r;
+          }
+          return rest.size() - 1;
+        }
+      }
+      return uniform_below(rng_, rest.size());
+    };
     while (picks.size() < to_run && !rest.empty()) {
-      const size_t r = uniform_below(rng_, rest.size());
+      const size_t r = draw();
       const size_t i = rest[r];
       rest.erase(rest.begin() + static_cast<ptrdiff_t>(r));
       if (!repeats(i)) pick(i);
@@ -696,7 +722,8 @@ class Ml2Strategy final : public Strategy {
   bool expected_;           // the search walks P(valid) x ModelP (else ModelP above the threshold)
   bool use_prior_;          // ModelA learns latency relative to the hidden feature `estimate`
   bool dedup_;              // a program already run is not run again for another configuration
-  bool v_pairs_;            // ModelV sees the knob pairs (validity_features=pairs)
+  bool draw_valid_;  // exploration runs drawn in proportion to the post-build check's P(valid)
+  bool v_pairs_;     // ModelV sees the knob pairs (validity_features=pairs)
   KnobPairs knob_pairs_;
   bool auto_label_;  // the label follows the prior: log-latency with it, throughput without
   bool seen_estimate_ = false, missing_estimate_ = false;  // over the builds that succeeded

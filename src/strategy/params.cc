@@ -179,6 +179,16 @@ const std::vector<ParamSpec>& param_specs() {
        "picked in the same round) is not run: its measurement would repeat that one's; none, "
        "every chosen candidate runs",
        kModelTuners},
+      {"exploration_draw",
+       "uniform",
+       0,
+       0,
+       false,
+       {"uniform", "valid"},
+       "ml2: how the exploration share's runs are drawn from the built candidates the ranking "
+       "left: uniform, at random; valid, in proportion to the post-build check's P(valid), "
+       "fewer run failures where they cost trials, at some samples (pv, ml2)",
+       kValidityTuners},
       {"validity_features",
        "knobs",
        0,
