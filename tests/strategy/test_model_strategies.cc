@@ -274,9 +274,6 @@ TEST(ModelStrategies, Ml2AvoidsInvalidTrialsAndRecordsModelErrors) {
   EXPECT_GT(m.strategy_metrics.at("v_recall"), 0.6);
 }
 
-// ModelV's failure kind, predicted before the build, is scored on the built candidates that
-// failed: with two kinds in two regions that the knobs separate, it is right more often than
-// always answering the commoner kind.
 // exploration_draw=valid draws the exploration share's runs in proportion to the post-build
 // check's P(valid). Every failure here happens at run time (y >= 24); with half of each round
 // given to exploration, the uniform draw (the default) among the built candidates that the
@@ -298,6 +295,9 @@ TEST(ModelStrategies, PvDrawsItsExplorationByThePostBuildCheckOnRequest) {
   EXPECT_THROW(Params("pa", {{"exploration_draw", "valid"}}), std::invalid_argument);
 }
 
+// ModelV's failure kind, predicted before the build, is scored on the built candidates that
+// failed: with two kinds in two regions that the knobs separate, it is right more often than
+// always answering the commoner kind.
 TEST(ModelStrategies, Ml2ScoresTheFailureKindItPredicted) {
   const std::map<std::string, std::string> p = {
       {"n", "32"}, {"rounds", "40"}, {"exploration", "0.5"}};
