@@ -22,7 +22,9 @@
 //           P(valid)). In pa and ml2 the run cutoff can end the round sooner: once a quarter of N
 //           is picked, the first candidate ModelA predicts slower than run_cutoff x the best
 //           latency measured so far ends the picks (the exploration share stays the same share of
-//           the shorter round). Such candidates would spend trials on what ModelA already knows is
+//           the shorter round; with run_cutoff_reference=predicted, the best is the lower of the
+//           best measured and the best ModelA predicts among the round's runnable candidates).
+//           Such candidates would spend trials on what ModelA already knows is
 //           worse; the next round's proposals come from models refit sooner, and they stay built
 //           and unrun, so the revisit share can still return to them. Only where ModelA ranks:
 //           where the builds reveal nothing, ModelP, which proposed the candidates, ranks them, and
@@ -100,6 +102,7 @@ class Ml2Strategy final : public Strategy {
         local_(p.number("local")),
         revisit_(p.number("revisit")),
         run_cutoff_(use_a_ ? p.number("run_cutoff") : 0.0),
+        cutoff_predicted_(use_a_ && p.text("run_cutoff_reference") == "predicted"),
         threshold_build_(use_v_ ? p.number("validity_build_share") * threshold_ : 0.0),
         expected_(use_v_ && p.text("search") == "expected"),
         use_prior_(p.text("prior") == "estimate"),
@@ -275,7 +278,17 @@ class Ml2Strategy final : public Strategy {
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(n_run)));
     // The run cutoff: once a quarter of N is picked, a candidate predicted slower than
     // run_cutoff x the best latency measured so far ends the round's picks (see the top).
-    const double cutoff_ms = predicted_ms.empty() ? 0.0 : run_cutoff_ * best_run_ms();
+    // With run_cutoff_reference=predicted, the best is the lower of the best measured and the
+    // best predicted among the candidates that could run: early on, when ModelA expects large
+    // gains, the round then stops after the most promising ones and their measurements reach the
+    // models sooner.
+    double best_ms = best_run_ms();
+    if (cutoff_predicted_) {
+      for (size_t i = 0; i < predicted_ms.size(); ++i) {
+        if (p2[i] >= threshold_ && !repeats(i)) best_ms = std::min(best_ms, predicted_ms[i]);
+      }
+    }
+    const double cutoff_ms = predicted_ms.empty() ? 0.0 : run_cutoff_ * best_ms;
     const size_t at_least = std::max<size_t>(1, n_run / 4);
     size_t to_run = n_run;
     for (size_t i : best_first(score)) {
@@ -718,6 +731,7 @@ class Ml2Strategy final : public Strategy {
   size_t n_;
   double alpha_, alpha_prior_, threshold_, exploration_, local_, revisit_;
   double run_cutoff_;       // 0, or run only candidates predicted within this factor of the best
+  bool cutoff_predicted_;   // the cutoff's best is also the best predicted among the runnable
   double threshold_build_;  // the threshold where ModelV expects a failure to be a build failure
   bool expected_;           // the search walks P(valid) x ModelP (else ModelP above the threshold)
   bool use_prior_;          // ModelA learns latency relative to the hidden feature `estimate`

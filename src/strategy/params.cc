@@ -114,6 +114,17 @@ const std::vector<ParamSpec>& param_specs() {
        "latency within this factor of the best measured so far; the round ends sooner and the "
        "models are refit (pa, ml2, where builds reveal hidden features; 0: always run N)",
        {"ml2", "pa"}},
+      {"run_cutoff_reference",
+       "measured",
+       0,
+       0,
+       false,
+       {"measured", "predicted"},
+       "ml2: the latency the run cutoff multiplies: measured, the best measured so far; "
+       "predicted, the lower of that and the best ModelA predicts among the round's runnable "
+       "candidates, so that a round whose candidates promise a large gain ends after the most "
+       "promising ones and the models are refit (pa, ml2)",
+       {"ml2", "pa"}},
       {"validity_threshold",
        "0.2",
        0,

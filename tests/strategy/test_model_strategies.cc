@@ -603,6 +603,32 @@ TEST(ModelStrategies, Ml2RunCutoffEndsTheRoundAtCandidatesPredictedSlower) {
   EXPECT_THROW(Params("pv", {{"run_cutoff", "1.15"}}), std::invalid_argument);
 }
 
+TEST(ModelStrategies, Ml2RunCutoffCanStartFromTheBestPrediction) {
+  // The second round's candidates sit nearer the bowl's floor than anything the first round ran,
+  // so ModelA predicts every one faster than the best measured: measured from that, the cutoff
+  // (1.15) never fires and all N = 16 run. Measured from the best ModelA predicts among them
+  // (run_cutoff_reference=predicted), the round stops after the most promising ones, at least a
+  // quarter of N, and those are the ones the full round ran first.
+  for (const char* tuner : {"ml2", "pa"}) {
+    std::map<std::string, std::string> p = {
+        {"n", "16"}, {"alpha", "3"}, {"rounds", "20"}, {"run_cutoff", "1.15"}};
+    const std::vector<size_t> plain = second_round_picks(tuner, p, true).picks;
+    p["run_cutoff_reference"] = "measured";
+    const std::vector<size_t> measured = second_round_picks(tuner, p, true).picks;
+    p["run_cutoff_reference"] = "predicted";
+    const std::vector<size_t> predicted = second_round_picks(tuner, p, true).picks;
+    EXPECT_EQ(measured, plain) << tuner;  // the default
+    EXPECT_EQ(measured.size(), 16u) << tuner;
+    EXPECT_GE(predicted.size(), 4u) << tuner;
+    EXPECT_LT(predicted.size(), measured.size()) << tuner;
+    ASSERT_GE(measured.size(), 4u);
+    EXPECT_TRUE(std::equal(measured.begin(), measured.begin() + 4, predicted.begin())) << tuner;
+    EXPECT_EQ(second_round_picks(tuner, p, true).picks, predicted) << tuner;  // same seed
+  }
+  EXPECT_THROW(Params("pv", {{"run_cutoff_reference", "predicted"}}), std::invalid_argument);
+  EXPECT_THROW(Params("ml2", {{"run_cutoff_reference", "best"}}), std::invalid_argument);
+}
+
 TEST(ModelStrategies, PaRanksByModelPWhereTheBuildsRevealNothing) {
   // Builds with no hidden features: ModelA would see only the knobs, so pa runs the built
   // candidates in ModelP's order, as p does: both build 64 random candidates first (pa's
