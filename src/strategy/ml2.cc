@@ -21,11 +21,12 @@
 //           exploration_draw=valid, pv and ml2 draw in proportion to the post-build check's
 //           P(valid)). In pa and ml2 the run cutoff can end the round sooner: once a quarter of N
 //           is picked, the first candidate ModelA predicts slower than run_cutoff x the best
-//           latency measured so far ends the picks (the exploration share stays the same share of
-//           the shorter round; with run_cutoff_reference=predicted, the best is the lower of the
-//           best measured and the best ModelA predicts among the round's runnable candidates).
-//           Such candidates would spend trials on what ModelA already knows is
-//           worse; the next round's proposals come from models refit sooner, and they stay built
+//           latency ends the picks (the exploration share stays the same share of the shorter
+//           round). The best is the lower of the best measured so far and the best ModelA
+//           predicts among the round's runnable candidates (run_cutoff_reference=predicted; with
+//           `measured`, the best measured alone). Such candidates would spend trials on what
+//           ModelA already knows is worse; the next round's proposals come from models refit
+//           sooner, and they stay built
 //           and unrun, so the revisit share can still return to them. Only where ModelA ranks:
 //           where the builds reveal nothing, ModelP, which proposed the candidates, ranks them, and
 //           cutting by it cost trials on the GPU spaces. A candidate whose artifact is the same
@@ -277,11 +278,11 @@ class Ml2Strategy final : public Strategy {
     const size_t explore =
         static_cast<size_t>(std::llround(exploration_ * static_cast<double>(n_run)));
     // The run cutoff: once a quarter of N is picked, a candidate predicted slower than
-    // run_cutoff x the best latency measured so far ends the round's picks (see the top).
-    // With run_cutoff_reference=predicted, the best is the lower of the best measured and the
-    // best predicted among the candidates that could run: early on, when ModelA expects large
-    // gains, the round then stops after the most promising ones and their measurements reach the
-    // models sooner.
+    // run_cutoff x the best latency ends the round's picks (see the top). With
+    // run_cutoff_reference=predicted (the default), the best is the lower of the best measured
+    // and the best predicted among the candidates that could run: early on, when ModelA expects
+    // large gains over a poor best, the round then stops after the most promising ones and their
+    // measurements reach the models sooner.
     double best_ms = best_run_ms();
     if (cutoff_predicted_) {
       for (size_t i = 0; i < predicted_ms.size(); ++i) {

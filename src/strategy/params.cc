@@ -115,15 +115,15 @@ const std::vector<ParamSpec>& param_specs() {
        "models are refit (pa, ml2, where builds reveal hidden features; 0: always run N)",
        {"ml2", "pa"}},
       {"run_cutoff_reference",
-       "measured",
+       "predicted",
        0,
        0,
        false,
        {"measured", "predicted"},
-       "ml2: the latency the run cutoff multiplies: measured, the best measured so far; "
-       "predicted, the lower of that and the best ModelA predicts among the round's runnable "
-       "candidates, so that a round whose candidates promise a large gain ends after the most "
-       "promising ones and the models are refit (pa, ml2)",
+       "ml2: the latency the run cutoff multiplies: predicted, the lower of the best measured so "
+       "far and the best ModelA predicts among the round's runnable candidates, so that a round "
+       "whose candidates promise a large gain ends after the most promising ones and the models "
+       "are refit; measured, the best measured so far (pa, ml2)",
        {"ml2", "pa"}},
       {"validity_threshold",
        "0.2",

@@ -605,10 +605,10 @@ TEST(ModelStrategies, Ml2RunCutoffEndsTheRoundAtCandidatesPredictedSlower) {
 
 TEST(ModelStrategies, Ml2RunCutoffCanStartFromTheBestPrediction) {
   // The second round's candidates sit nearer the bowl's floor than anything the first round ran,
-  // so ModelA predicts every one faster than the best measured: measured from that, the cutoff
-  // (1.15) never fires and all N = 16 run. Measured from the best ModelA predicts among them
-  // (run_cutoff_reference=predicted), the round stops after the most promising ones, at least a
-  // quarter of N, and those are the ones the full round ran first.
+  // so ModelA predicts every one faster than the best measured: measured from that
+  // (run_cutoff_reference=measured), the cutoff (1.15) never fires and all N = 16 run. Measured
+  // from the best ModelA predicts among them (predicted, the default), the round stops after the
+  // most promising ones, at least a quarter of N, and those are the ones the full round ran first.
   for (const char* tuner : {"ml2", "pa"}) {
     std::map<std::string, std::string> p = {
         {"n", "16"}, {"alpha", "3"}, {"rounds", "20"}, {"run_cutoff", "1.15"}};
@@ -617,7 +617,7 @@ TEST(ModelStrategies, Ml2RunCutoffCanStartFromTheBestPrediction) {
     const std::vector<size_t> measured = second_round_picks(tuner, p, true).picks;
     p["run_cutoff_reference"] = "predicted";
     const std::vector<size_t> predicted = second_round_picks(tuner, p, true).picks;
-    EXPECT_EQ(measured, plain) << tuner;  // the default
+    EXPECT_EQ(predicted, plain) << tuner;  // the default
     EXPECT_EQ(measured.size(), 16u) << tuner;
     EXPECT_GE(predicted.size(), 4u) << tuner;
     EXPECT_LT(predicted.size(), measured.size()) << tuner;
