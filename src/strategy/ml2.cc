@@ -26,13 +26,13 @@
 //           predicts among the round's runnable candidates (run_cutoff_reference=predicted; with
 //           `measured`, the best measured alone). Such candidates would spend trials on what
 //           ModelA already knows is worse; the next round's proposals come from models refit
-//           sooner, and they stay built
-//           and unrun, so the revisit share can still return to them. Only where ModelA ranks:
-//           where the builds reveal nothing, ModelP, which proposed the candidates, ranks them, and
-//           cutting by it cost trials on the GPU spaces. A candidate whose artifact is the same
-//           program as one already run, or one picked in the same round (the digest the tuner
-//           takes of each artifact), is not run (dedup=program): its measurement would repeat
-//           that one's. On VTA, changing the tile loop order often leaves the program unchanged.
+//           sooner, and they stay built and unrun, so the revisit share can still return to
+//           them. Only where ModelA ranks: where the builds reveal nothing, ModelP, which
+//           proposed the candidates, ranks them, and cutting by it cost trials on the GPU spaces. A
+//           candidate whose artifact is the same program as one already run, or one picked in the
+//           same round (the digest the tuner takes of each artifact), is not run (dedup=program):
+//           its measurement would repeat that one's. On VTA, changing the tile loop order often
+//           leaves the program unchanged.
 //   tell    every outcome is kept; the models are retrained: ModelP and ModelA on successful runs,
 //           ModelV on every labelled outcome (build failures, run failures, successes), the
 //           post-build check on the runs. Candidates built but never run stay unlabelled.

@@ -111,8 +111,8 @@ const std::vector<ParamSpec>& param_specs() {
        false,
        {},
        "ml2: once a quarter of N is picked, a built candidate is run only if ModelA predicts its "
-       "latency within this factor of the best measured so far; the round ends sooner and the "
-       "models are refit (pa, ml2, where builds reveal hidden features; 0: always run N)",
+       "latency within this factor of the best (see run_cutoff_reference); the round ends sooner "
+       "and the models are refit (pa, ml2, where builds reveal hidden features; 0: always run N)",
        {"ml2", "pa"}},
       {"run_cutoff_reference",
        "predicted",
