@@ -283,10 +283,12 @@ class Ml2Strategy final : public Strategy {
     // and the best predicted among the candidates that could run: early on, when ModelA expects
     // large gains over a poor best, the round then stops after the most promising ones and their
     // measurements reach the models sooner.
+    // Runnable: passes the post-build check and repeats no program.
+    auto runnable = [&](size_t i) { return p2[i] >= threshold_ && !repeats(i); };
     double best_ms = best_run_ms();
     if (cutoff_predicted_) {
       for (size_t i = 0; i < predicted_ms.size(); ++i) {
-        if (p2[i] >= threshold_ && !repeats(i)) best_ms = std::min(best_ms, predicted_ms[i]);
+        if (runnable(i)) best_ms = std::min(best_ms, predicted_ms[i]);
       }
     }
     const double cutoff_ms = predicted_ms.empty() ? 0.0 : run_cutoff_ * best_ms;
@@ -302,7 +304,7 @@ class Ml2Strategy final : public Strategy {
                                                std::max(1e-9, 1.0 - exploration_))));
         break;
       }
-      if (p2[i] >= threshold_ && !repeats(i)) pick(i);
+      if (runnable(i)) pick(i);
     }
     std::vector<size_t> rest;
     for (size_t i : candidates) {
