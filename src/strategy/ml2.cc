@@ -47,7 +47,9 @@
 // estimates (the recorded GPU spaces) leaves ModelA as it was, and α from the second round on
 // (the first round cannot know yet). Where no build gives any hidden feature (Kernel Tuner's
 // caches), ModelA could only rank by the knobs, as ModelP did when it proposed the candidates, so
-// pa and ml2 build N per round from the second on: more builds would only cost build time.
+// pa and ml2 build N per round from the second on: more builds would only cost build time. There
+// N is n_without_hidden (at most n), from the first round's runs on: nothing ranks the builds but
+// the model that proposed them, so shorter rounds cost no builds and refit ModelP sooner.
 // ModelP may be a bagged ensemble (`ensemble` members, each on its own seed and a `subsample` of
 // the rows per boosting round, predicting their mean): it proposes from a few dozen runs, where
 // one booster's scores follow the noise of which rows it saw and the ensemble's mean ranks the
@@ -96,6 +98,9 @@ class Ml2Strategy final : public Strategy {
         use_a_(levels == "pa" || levels == "ml2"),
         rng_(seed),
         n_(static_cast<size_t>(p.integer("n"))),
+        n_without_hidden_(use_a_ && p.integer("n_without_hidden") > 0
+                              ? std::min(n_, static_cast<size_t>(p.integer("n_without_hidden")))
+                              : n_),
         alpha_(p.number("alpha")),
         alpha_prior_(use_a_ ? p.number("alpha_prior") : alpha_),
         threshold_(use_v_ ? p.number("validity_threshold") : 0.0),
@@ -138,7 +143,8 @@ class Ml2Strategy final : public Strategy {
     const double alpha = prior_on() ? alpha_prior_ : builds_reveal_nothing() ? 0.0 : alpha_;
     const size_t want = std::max<size_t>(
         1,
-        static_cast<size_t>(std::llround((alpha + 1) * static_cast<double>(std::min(n_, left)))));
+        static_cast<size_t>(std::llround(
+            (alpha + 1) * static_cast<double>(std::min(round_n(builds_reveal_nothing()), left)))));
     std::unordered_set<uint64_t> exclude;
     for (const auto& [index, k] : known_) exclude.insert(index);
     if (!p_.trained()) {
@@ -237,7 +243,7 @@ class Ml2Strategy final : public Strategy {
   }
 
   std::vector<size_t> choose(std::span<const Outcome> built, size_t left) override {
-    const size_t n_run = std::min(n_, left);
+    const size_t n_run = std::min(round_n(reveals_nothing_with(built)), left);
     std::vector<size_t> candidates(built.size());
     std::iota(candidates.begin(), candidates.end(), 0);
     if (built.empty() || n_run == 0) return {};
@@ -553,6 +559,19 @@ class Ml2Strategy final : public Strategy {
   // pa and ml2 after successful builds none of which gave a hidden feature.
   bool builds_reveal_nothing() const { return use_a_ && built_ok_ && hidden_names_.empty(); }
 
+  // The same, counting a round's successful builds that have not been told yet: the first round
+  // already runs n_without_hidden where its builds reveal nothing.
+  bool reveals_nothing_with(std::span<const Outcome> built) const {
+    if (!use_a_ || !hidden_names_.empty()) return false;
+    for (const Outcome& o : built) {
+      if (o.hidden && !o.hidden->empty()) return false;
+    }
+    return built_ok_ || !built.empty();
+  }
+
+  // N for a round: n_without_hidden where the builds reveal nothing (pa, ml2), else n.
+  size_t round_n(bool reveal_nothing) const { return reveal_nothing ? n_without_hidden_ : n_; }
+
   // The prior is on and no successful build so far lacked an estimate.
   bool prior_on() const { return use_prior_ && !missing_estimate_; }
 
@@ -732,6 +751,7 @@ class Ml2Strategy final : public Strategy {
   bool use_v_, use_a_;
   std::mt19937_64 rng_;
   size_t n_;
+  size_t n_without_hidden_;  // N where the builds reveal no hidden features (pa, ml2), <= n_
   double alpha_, alpha_prior_, threshold_, exploration_, local_, revisit_;
   double run_cutoff_;       // 0, or run only candidates predicted within this factor of the best
   bool cutoff_predicted_;   // the cutoff's best is also the best predicted among the runnable

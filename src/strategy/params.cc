@@ -84,6 +84,16 @@ const std::vector<ParamSpec>& param_specs() {
        {},
        "ml2: configurations run per round (N); the models are refit after each round",
        kModelTuners},
+      {"n_without_hidden",
+       "16",
+       0,
+       4096,
+       true,
+       {},
+       "ml2: N once the builds have shown no hidden features (pa, ml2; from the first round's "
+       "runs; at most n): ModelP, which proposed the candidates, also picks the runs, so smaller "
+       "rounds refit it sooner at no extra builds; 0: n",
+       {"ml2", "pa"}},
       {"alpha",
        "1",
        0,
@@ -91,8 +101,8 @@ const std::vector<ParamSpec>& param_specs() {
        false,
        {},
        "ml2: build (alpha+1)*N candidates per round; ModelA picks the N to run (pa and ml2 "
-       "build N once the builds have shown no hidden features: ModelA would rank by the knobs, "
-       "as ModelP did)",
+       "build only the n_without_hidden they run once the builds have shown no hidden features: "
+       "ModelA would rank by the knobs, as ModelP did)",
        kModelTuners},
       {"alpha_prior",
        "1",

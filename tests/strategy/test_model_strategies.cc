@@ -302,7 +302,9 @@ TEST(ModelStrategies, PvDrawsItsExplorationByThePostBuildCheckOnRequest) {
 TEST(ModelStrategies, Ml2ScoresTheFailureKindItPredicted) {
   const std::map<std::string, std::string> p = {
       {"n", "32"}, {"rounds", "40"}, {"exploration", "0.5"}};
-  TuneSummary m = tune_on(TwoKindsTarget(), "ml2", 3, 256, p);
+  std::map<std::string, std::string> ml2_p = p;
+  ml2_p["n_without_hidden"] = "32";  // the target's builds reveal nothing: rounds of 32 still
+  TuneSummary m = tune_on(TwoKindsTarget(), "ml2", 3, 256, ml2_p);
   ASSERT_TRUE(m.strategy_metrics.count("v_kind_accuracy"));
   const double accuracy = m.strategy_metrics.at("v_kind_accuracy");
   const double majority = m.strategy_metrics.at("v_kind_majority");
@@ -481,7 +483,8 @@ TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
   // With the prior, pa and ml2 build (alpha_prior + 1) N candidates per round from the first on;
   // after a round whose builds gave no estimate (a target without one), (alpha + 1) N, as they
   // do without the prior, and as p always does. After builds that gave no hidden feature at all,
-  // pa and ml2 build N (ModelA would rank by the knobs alone); p and pv still (alpha + 1) N.
+  // pa and ml2 build n_without_hidden (ModelA would rank by the knobs alone, so they build what
+  // they run, in rounds of that size); p and pv still (alpha + 1) N.
   const Space space = grid_space(48, 32);
   auto second_round = [&](const char* tuner, const char* prior, bool estimate,
                           bool other_hidden = true) {
@@ -489,7 +492,10 @@ TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
     o.seed = 4;
     o.params = {{"n", "4"}, {"alpha", "1"}, {"rounds", "10"}, {"prior", prior}};
     const bool with_a = std::string(tuner) == "ml2" || std::string(tuner) == "pa";
-    if (with_a) o.params["alpha_prior"] = "3";
+    if (with_a) {
+      o.params["alpha_prior"] = "3";
+      o.params["n_without_hidden"] = "3";
+    }
     auto s = make_strategy(tuner, space, o);
     const Proposal first = s->ask(100);
     const bool wide = with_a && std::string(prior) == "estimate";
@@ -515,8 +521,8 @@ TEST(ModelStrategies, Ml2BuildsMoreWhileModelALearnsRelativeToTheEstimate) {
   EXPECT_EQ(second_round("ml2", "none", true), 8u);
   EXPECT_EQ(second_round("ml2", "estimate", false), 8u);
   EXPECT_EQ(second_round("p", "estimate", true), 8u);
-  EXPECT_EQ(second_round("ml2", "estimate", false, false), 4u);
-  EXPECT_EQ(second_round("pa", "none", false, false), 4u);
+  EXPECT_EQ(second_round("ml2", "estimate", false, false), 3u);
+  EXPECT_EQ(second_round("pa", "none", false, false), 3u);
   EXPECT_EQ(second_round("pv", "estimate", false, false), 8u);
   EXPECT_EQ(second_round("p", "none", false, false), 8u);
 }
@@ -644,6 +650,68 @@ TEST(ModelStrategies, PaRanksByModelPWhereTheBuildsRevealNothing) {
   ASSERT_EQ(p.picks.size(), 16u);
   ASSERT_EQ(pa.picks.size(), 16u);
   EXPECT_TRUE(std::equal(pa.picks.begin(), pa.picks.begin() + 14, p.picks.begin()));
+}
+
+TEST(ModelStrategies, Ml2RunsRoundsOfNWithoutHiddenWhereTheBuildsRevealNothing) {
+  // N = 32, n_without_hidden = 16 (the default). The first round builds 64 random candidates
+  // before anything is known; where they reveal no hidden features, pa and ml2 run 16 of them
+  // (with 0, or where the builds do reveal some: N = 32), and the next round builds and runs 16.
+  const Space space = grid_space(48, 32);
+  struct Rounds {
+    size_t first_built, first_run, second_built, second_run;
+  };
+  auto rounds = [&](const char* tuner, const char* n_without_hidden, bool hidden_features) {
+    StrategyOptions o;
+    o.seed = 5;
+    o.params = {{"n", "32"}, {"rounds", "20"}};
+    if (n_without_hidden) o.params["n_without_hidden"] = n_without_hidden;
+    auto s = make_strategy(tuner, space, o);
+    Rounds r{};
+    auto round = [&](size_t& built_count, size_t& run_count) {
+      const Proposal p = s->ask(1000);
+      std::vector<HiddenFeatures> hidden(p.configs.size());
+      std::vector<Outcome> built(p.configs.size());
+      for (size_t i = 0; i < built.size(); ++i) {
+        const Config c = space.at(p.configs[i]);
+        if (hidden_features) hidden[i]["x_plus_y"] = static_cast<double>(c[0] + c[1]);
+        built[i].index = p.configs[i];
+        built[i].hidden = &hidden[i];
+        built[i].artifact_digest = xy_artifact(c);
+      }
+      const std::vector<size_t> picks = s->choose(built, 1000);
+      built_count = built.size();
+      run_count = picks.size();
+      for (size_t i : picks) {
+        const Config c = space.at(built[i].index);
+        built[i].stage = Stage::kRun;
+        built[i].latency_ms = bowl_ms(c[0], c[1]);
+        built[i].trial = true;
+      }
+      s->tell(built);
+    };
+    round(r.first_built, r.first_run);
+    round(r.second_built, r.second_run);
+    return r;
+  };
+  for (const char* tuner : {"ml2", "pa"}) {
+    const Rounds blind = rounds(tuner, nullptr, false);
+    EXPECT_EQ(blind.first_built, 64u) << tuner;
+    EXPECT_EQ(blind.first_run, 16u) << tuner;
+    EXPECT_EQ(blind.second_built, 16u) << tuner;
+    EXPECT_EQ(blind.second_run, 16u) << tuner;
+    const Rounds off = rounds(tuner, "0", false);
+    EXPECT_EQ(off.first_run, 32u) << tuner;
+    EXPECT_EQ(off.second_built, 32u) << tuner;
+    EXPECT_EQ(off.second_run, 32u) << tuner;
+    // Builds with hidden features: ModelA ranks 64 builds and N = 32 run, whatever the option.
+    EXPECT_EQ(rounds(tuner, "8", true).first_run, 32u) << tuner;
+    EXPECT_EQ(rounds(tuner, "8", true).second_built, 64u) << tuner;
+  }
+  // p and pv keep N (and build 2N): the option is not theirs.
+  const Rounds p = rounds("p", nullptr, false);
+  EXPECT_EQ(p.first_run, 32u);
+  EXPECT_EQ(p.second_built, 64u);
+  EXPECT_THROW(Params("pv", {{"n_without_hidden", "16"}}), std::invalid_argument);
 }
 
 // Only x < 6 builds (192 of 1536 configurations): once the models have seen where it does, the
