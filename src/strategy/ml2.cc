@@ -557,7 +557,7 @@ class Ml2Strategy final : public Strategy {
   }
 
   // pa and ml2 after successful builds none of which gave a hidden feature.
-  bool builds_reveal_nothing() const { return use_a_ && built_ok_ && hidden_names_.empty(); }
+  bool builds_reveal_nothing() const { return reveals_nothing_with({}); }
 
   // The same, counting a round's successful builds that have not been told yet: the first round
   // already runs n_without_hidden where its builds reveal nothing.

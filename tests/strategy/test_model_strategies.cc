@@ -303,7 +303,7 @@ TEST(ModelStrategies, Ml2ScoresTheFailureKindItPredicted) {
   const std::map<std::string, std::string> p = {
       {"n", "32"}, {"rounds", "40"}, {"exploration", "0.5"}};
   std::map<std::string, std::string> ml2_p = p;
-  ml2_p["n_without_hidden"] = "32";  // the target's builds reveal nothing: rounds of 32 still
+  ml2_p["n_without_hidden"] = "32";  // its builds reveal nothing: keep rounds of 32 there too
   TuneSummary m = tune_on(TwoKindsTarget(), "ml2", 3, 256, ml2_p);
   ASSERT_TRUE(m.strategy_metrics.count("v_kind_accuracy"));
   const double accuracy = m.strategy_metrics.at("v_kind_accuracy");
