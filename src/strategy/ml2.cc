@@ -140,11 +140,11 @@ class Ml2Strategy final : public Strategy {
     // (and before anything is known, the estimate itself picks the first runs among them).
     // Where the builds reveal no hidden features, ModelA can only rank by the knobs, as ModelP
     // already did when it proposed them: building more than N then only costs build time.
-    const double alpha = prior_on() ? alpha_prior_ : builds_reveal_nothing() ? 0.0 : alpha_;
+    const bool blind = builds_reveal_nothing();
+    const double alpha = prior_on() ? alpha_prior_ : blind ? 0.0 : alpha_;
     const size_t want = std::max<size_t>(
-        1,
-        static_cast<size_t>(std::llround(
-            (alpha + 1) * static_cast<double>(std::min(round_n(builds_reveal_nothing()), left)))));
+        1, static_cast<size_t>(
+               std::llround((alpha + 1) * static_cast<double>(std::min(round_n(blind), left)))));
     std::unordered_set<uint64_t> exclude;
     for (const auto& [index, k] : known_) exclude.insert(index);
     if (!p_.trained()) {

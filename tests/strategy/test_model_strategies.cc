@@ -704,8 +704,9 @@ TEST(ModelStrategies, Ml2RunsRoundsOfNWithoutHiddenWhereTheBuildsRevealNothing) 
     EXPECT_EQ(off.second_built, 32u) << tuner;
     EXPECT_EQ(off.second_run, 32u) << tuner;
     // Builds with hidden features: ModelA ranks 64 builds and N = 32 run, whatever the option.
-    EXPECT_EQ(rounds(tuner, "8", true).first_run, 32u) << tuner;
-    EXPECT_EQ(rounds(tuner, "8", true).second_built, 64u) << tuner;
+    const Rounds seen = rounds(tuner, "8", true);
+    EXPECT_EQ(seen.first_run, 32u) << tuner;
+    EXPECT_EQ(seen.second_built, 64u) << tuner;
   }
   // p and pv keep N (and build 2N): the option is not theirs.
   const Rounds p = rounds("p", nullptr, false);
