@@ -18,7 +18,10 @@ the project's build and tests do not use it. Example (docs/experiments.md (34)):
 
 With --fit-all, the variant is instead trained on every valid configuration of each space the
 bench tuned, and the rank of that space's optimum among them is printed: how well the model
-class can place the optimum at all.
+class can place the optimum at all. With --clustering it prints, per space, the share of the
+runs before the optimum was measured (after the first round) that had a one-knob neighbour among
+the runs of their own round, and the share whose neighbour differed in the last knob only
+(use_padding in Kernel Tuner's convolution).
 """
 import argparse
 import glob
@@ -34,7 +37,7 @@ import xgboost as xgb
 
 DEFAULTS = dict(label="throughput", features="knobs", depth=3, eta=0.3, rounds=100, ensemble=5,
                 subsample=0.7, min_child_weight=1.0, kappa=0.0, top_model=0.0, seed=0,
-                first_rounds=5)
+                region_k=0, region_d=2, first_rounds=5)
 HELP = {
     "label": "throughput (best / latency, ml2's default on these targets) or log_latency",
     "features": "knobs; pairs (+ log of the product of every two numeric knobs); "
@@ -42,6 +45,8 @@ HELP = {
     "kappa": "rank by the ensemble's mean + kappa x its members' standard deviation",
     "top_model": "add the scores of a second model trained on this share of the best runs "
                  "(at least 8)",
+    "region_k": "rank only among the untried within region_d knobs of the best region_k runs "
+                "(a trust region; an optimum outside it counts as ranked last); 0: everywhere",
     "seed": "offsets the members' seeds (to see how much the boosters' own randomness moves it)",
     "first_rounds": "rounds looked at per run (after the first), while the optimum is unknown",
 }
@@ -118,8 +123,35 @@ def ranks_for_task(cfg, space, run_dbs):
             tried = {r[1] for r in seen}
             untried = np.array([i for i in range(len(latency))
                                 if i not in tried and np.isfinite(latency[i])])
+            if cfg["region_k"] > 0:
+                best = [ran[i] for i in np.argsort(lat)[:cfg["region_k"]]]
+                dist = np.min([(x != x[b]).sum(1) for b in best], axis=0)
+                if dist[optimum] > cfg["region_d"]:
+                    out.append(len(untried))
+                    continue
+                untried = untried[dist[untried] <= cfg["region_d"]]
             out.append(int((score[untried] > score[optimum]).sum()))
     return out
+
+
+def clustering(space, run_dbs):
+    x, latency = load_cache(space)
+    optimum = latency.min()
+    runs = neighbour = last_knob = 0
+    for db in run_dbs:
+        rows = [r for r in rounds_of(db) if r[0] is not None and r[0] > 0]
+        found = min((r[0] for r in rows if r[2] is not None and r[2] <= optimum * (1 + 1e-9)),
+                    default=None)
+        for rnd in sorted({r[3] for r in rows})[1:]:
+            picks = [r[1] for r in rows if r[3] == rnd and (found is None or r[0] < found)]
+            for a in picks:
+                diff = [x[a] != x[b] for b in picks if b != a]
+                one = [d for d in diff if d.sum() == 1]
+                runs += 1
+                neighbour += bool(one)
+                last_knob += any(d[-1] for d in one)
+    return (f"{runs} runs, {neighbour / max(runs, 1):.2f} with a one-knob neighbour in their round,"
+            f" {last_knob / max(runs, 1):.2f} one differing in the last knob")
 
 
 def fit_all_rank(cfg, space):
@@ -140,6 +172,8 @@ def main():
                     help="folder holding <kernel>/<device>.json.gz")
     ap.add_argument("--fit-all", action="store_true",
                     help="train on every valid configuration; print where the optimum ranks")
+    ap.add_argument("--clustering", action="store_true",
+                    help="how many of a round's runs had a one-knob neighbour in the round")
     ap.add_argument("variant", nargs="*", help="k=v; keys: " + ", ".join(
         f"{k} (default {v}{'; ' + HELP[k] if k in HELP else ''})" for k, v in DEFAULTS.items()))
     args = ap.parse_intermixed_args()
@@ -161,6 +195,9 @@ def main():
         dbs = sorted(glob.glob(os.path.join(task, "ml2", "seed*", "run.db")))
         if not os.path.exists(space) or not dbs:
             continue
+        if args.clustering:
+            print(f"  {kernel}/{device}: {clustering(space, dbs)}", flush=True)
+            continue
         if args.fit_all:
             print(f"  {kernel}/{device}: trained on every valid configuration, the optimum ranks "
                   f"{fit_all_rank(cfg, space)}", flush=True)
@@ -171,7 +208,7 @@ def main():
         per_task.append((np.mean(np.log10(r + 1)), np.mean(r < 16), np.mean(r < 64), len(r)))
         print(f"  {kernel}/{device}: {len(r)} rounds, mean log10(1+rank) {per_task[-1][0]:.3f}, "
               f"top 16 {per_task[-1][1]:.2f}, top 64 {per_task[-1][2]:.2f}", flush=True)
-    if args.fit_all:
+    if args.fit_all or args.clustering:
         return
     if not per_task:
         sys.exit("rank_proxy: no task of the bench has a recorded space and ml2 runs")
