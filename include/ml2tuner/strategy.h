@@ -53,9 +53,10 @@ class Strategy {
   // Called after each round with all its outcomes; on resume, once per stored round, in order,
   // before the first ask().
   virtual void tell(std::span<const Outcome> outcomes) = 0;
-  // On resume, called before a stored round is told, with the trials that round ran: a strategy
-  // can restore what it had predicted for them, so that its metrics cover the whole run.
-  virtual void recall_trials(std::span<const Outcome> trials) { (void)trials; }
+  // On resume, called before a stored round is told, with every outcome stored for that round
+  // (its trials and the candidates only built): a strategy can restore what it had predicted
+  // for them, so that its metrics cover the whole run.
+  virtual void recall_round(std::span<const Outcome> outcomes) { (void)outcomes; }
   // Called at the start of each round with the trials left in the budget (n >= 1).
   virtual Proposal ask(size_t n) = 0;
   // Called after building a non-committed proposal with the candidates that built successfully;

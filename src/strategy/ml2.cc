@@ -232,13 +232,7 @@ class Ml2Strategy final : public Strategy {
       out.configs.push_back(reservoir[reused++]);
     }
     // How each candidate would fail, if it fails: scored against the failures that happen.
-    if (use_v_ && v_.trained() && !out.configs.empty()) {
-      const std::vector<std::optional<Status>> kind =
-          likely_failure_unbuilt(knob_features(space_, out.configs));
-      for (size_t i = 0; i < out.configs.size(); ++i) {
-        if (kind[i]) predicted_kind_[out.configs[i]] = *kind[i];
-      }
-    }
+    if (use_v_ && v_.trained() && !out.configs.empty()) remember_kinds(out.configs);
     return out;
   }
 
@@ -374,11 +368,24 @@ class Ml2Strategy final : public Strategy {
   }
 
   // On resume: the predictions the models (as retrained up to this round) made for its trials.
-  void recall_trials(std::span<const Outcome> trials) override {
-    if (trials.empty()) return;
-    std::vector<size_t> all(trials.size());
-    std::iota(all.begin(), all.end(), 0);
-    record_predictions(all, batch_of(trials));
+  // The models are as they were when the round was asked for (retrained round by round): what
+  // they predicted for its trials, and the failure kind ModelV gave each of its candidates.
+  // Which candidates were the gate's random probes is not stored, so ModelV's precision and
+  // recall still cover only the rounds this session runs.
+  void recall_round(std::span<const Outcome> outcomes) override {
+    std::vector<Outcome> trials;
+    std::copy_if(outcomes.begin(), outcomes.end(), std::back_inserter(trials),
+                 [](const Outcome& o) { return o.trial; });
+    if (!trials.empty()) {
+      std::vector<size_t> all(trials.size());
+      std::iota(all.begin(), all.end(), 0);
+      record_predictions(all, batch_of(trials));
+    }
+    if (use_v_ && v_.trained() && !outcomes.empty()) {
+      std::vector<uint64_t> idx;
+      for (const Outcome& o : outcomes) idx.push_back(o.index);
+      remember_kinds(idx);
+    }
   }
 
   std::map<std::string, double> metrics() const override {
@@ -421,6 +428,15 @@ class Ml2Strategy final : public Strategy {
     o.ensemble = ensemble_;
     o.subsample = subsample_;
     return o;
+  }
+
+  // ModelV's failure kind for each candidate, before its build, to score against its outcome.
+  void remember_kinds(const std::vector<uint64_t>& candidates) {
+    const std::vector<std::optional<Status>> kind =
+        likely_failure_unbuilt(knob_features(space_, candidates));
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if (kind[i]) predicted_kind_[candidates[i]] = *kind[i];
+    }
   }
 
   // Positions of `score`, highest first (ties in order).

@@ -222,10 +222,7 @@ TuneSummary Tuner::run() {
     std::map<int64_t, std::vector<Outcome>> told;
     for (const Record& r : previous) told[r.round].push_back(outcome_of(r));
     for (const auto& [round_number, outcomes] : told) {
-      std::vector<Outcome> trials;
-      std::copy_if(outcomes.begin(), outcomes.end(), std::back_inserter(trials),
-                   [](const Outcome& o) { return o.trial; });
-      strategy->recall_trials(trials);
+      strategy->recall_round(outcomes);
       strategy->tell(outcomes);
     }
   }

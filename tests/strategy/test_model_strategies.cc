@@ -344,27 +344,43 @@ TEST(ModelStrategies, Ml2LowersTheGateOnlyWhereAFailureWouldBeABuildFailure) {
   EXPECT_THROW(tune_on(TwoKindsTarget(), "ml2", 3, 32, low), std::invalid_argument);
 }
 
+// ml2 (seed 3, rounds of 32) on `target` into a fresh store: `trials` trials, then the same
+// budget again (resumed, nothing new to run), then `more` (resumed further).
+struct StoredThenResumed {
+  TuneSummary first, again, further;
+};
+StoredThenResumed ml2_stored_then_resumed(const Target& target, const std::string& name,
+                                          const std::map<std::string, std::string>& params,
+                                          int64_t trials, int64_t more) {
+  const fs::path db =
+      fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-" + name + ".db");
+  auto clean = [&] {
+    for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+  };
+  clean();
+  auto run = [&](int64_t budget) {
+    RecordStore store(db.string());
+    TuneOptions o;
+    o.tuner = "ml2";
+    o.seed = 3;
+    o.trials = budget;
+    o.batch = 32;
+    o.jobs = 2;
+    o.params = params;
+    return Tuner(target, store, o).run();
+  };
+  StoredThenResumed r{run(trials), run(trials), run(more)};
+  clean();
+  return r;
+}
+
 TEST(ModelStrategies, Ml2ResumedRestoresItsPredictionsForTheStoredRounds) {
   // A session resumed from a store retrains round by round and recalls what its models predicted
   // for each stored round's trials: with nothing new to run, its model errors are exactly those
   // of the session that made the store; resumed further, they cover the stored rounds too.
   BowlTarget target(48, 32, true);
-  const fs::path db = fs::temp_directory_path() /
-                      ("ml2-strategy-" + std::to_string(getpid()) + "-resume-metrics.db");
-  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
-  auto run = [&](int64_t trials) {
-    RecordStore store(db.string());
-    TuneOptions o;
-    o.tuner = "ml2";
-    o.seed = 3;
-    o.trials = trials;
-    o.batch = 32;
-    o.jobs = 2;
-    o.params = {{"n", "32"}, {"rounds", "30"}};
-    return Tuner(target, store, o).run();
-  };
-  const TuneSummary first = run(64), again = run(64), further = run(96);
-  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
+  const auto [first, again, further] =
+      ml2_stored_then_resumed(target, "resume-metrics", {{"n", "32"}, {"rounds", "30"}}, 64, 96);
   const auto& m = first.strategy_metrics;
   ASSERT_GT(m.at("rmse_samples"), 0);
   EXPECT_EQ(again.new_trials, 0);
@@ -373,6 +389,26 @@ TEST(ModelStrategies, Ml2ResumedRestoresItsPredictionsForTheStoredRounds) {
   }
   EXPECT_EQ(further.new_trials, 32);
   EXPECT_GT(further.strategy_metrics.at("rmse_samples"), 32);  // more than its own round gives
+}
+
+TEST(ModelStrategies, Ml2ResumedRestoresItsFailureKindsForTheStoredRounds) {
+  // The failure kind ModelV predicted before each build is recalled for the stored rounds too:
+  // resumed with nothing new to run, the kind score is that of the session that made the store;
+  // resumed further, it covers more failures than the new rounds alone could give.
+  const auto [first, again, further] = ml2_stored_then_resumed(
+      TwoKindsTarget(), "resume-kinds",
+      {{"n", "32"}, {"rounds", "40"}, {"exploration", "0.5"}, {"n_without_hidden", "32"}}, 192,
+      224);
+  const auto& m = first.strategy_metrics;
+  ASSERT_TRUE(m.count("v_kind_failures"));
+  ASSERT_GE(m.at("v_kind_failures"), 10);
+  EXPECT_EQ(again.new_trials, 0);
+  for (const char* k : {"v_kind_failures", "v_kind_accuracy", "v_kind_majority"}) {
+    ASSERT_TRUE(again.strategy_metrics.count(k)) << k;
+    EXPECT_DOUBLE_EQ(again.strategy_metrics.at(k), m.at(k)) << k;
+  }
+  EXPECT_EQ(further.new_trials, 32);
+  EXPECT_GT(further.strategy_metrics.at("v_kind_failures"), m.at("v_kind_failures"));
 }
 
 TEST(ModelStrategies, Ml2RunsCandidatesItBuiltEarlierOnceNothingNewIsLeft) {
