@@ -107,7 +107,7 @@ def ranks_for_task(cfg, space, run_dbs):
     out = []
     for db in run_dbs:
         rows = rounds_of(db)
-        for rnd in sorted({r[3] for r in rows})[1:1 + cfg["first_rounds"]]:
+        for k, rnd in enumerate(sorted({r[3] for r in rows})[1:1 + cfg["first_rounds"]], 1):
             seen = [r for r in rows if r[3] < rnd]
             if any(r[2] is not None and r[2] <= latency[optimum] * (1 + 1e-9) for r in seen):
                 break
@@ -127,10 +127,10 @@ def ranks_for_task(cfg, space, run_dbs):
                 best = [ran[i] for i in np.argsort(lat)[:cfg["region_k"]]]
                 dist = np.min([(x != x[b]).sum(1) for b in best], axis=0)
                 if dist[optimum] > cfg["region_d"]:
-                    out.append(len(untried))
+                    out.append((k, len(untried)))
                     continue
                 untried = untried[dist[untried] <= cfg["region_d"]]
-            out.append(int((score[untried] > score[optimum]).sum()))
+            out.append((k, int((score[untried] > score[optimum]).sum())))
     return out
 
 
@@ -189,6 +189,7 @@ def main():
     if not tasks:
         sys.exit(f"rank_proxy: no runs under {args.bench}/runs (expected an ml2tuner bench --out)")
     per_task = []
+    by_round = {}  # rounds after the first -> [runs that had not measured the optimum, top 16]
     for task in tasks:
         kernel, device = task.split(os.sep)[-2:]
         space = os.path.join(args.spaces, kernel, device + ".json.gz")
@@ -202,9 +203,14 @@ def main():
             print(f"  {kernel}/{device}: trained on every valid configuration, the optimum ranks "
                   f"{fit_all_rank(cfg, space)}", flush=True)
             continue
-        r = np.array(ranks_for_task(cfg, space, dbs))
-        if len(r) == 0:
+        kr = ranks_for_task(cfg, space, dbs)
+        if not kr:
             continue
+        for k, rank in kr:
+            tally = by_round.setdefault(k, [0, 0])
+            tally[0] += 1
+            tally[1] += rank < 16
+        r = np.array([rank for _, rank in kr])
         per_task.append((np.mean(np.log10(r + 1)), np.mean(r < 16), np.mean(r < 64), len(r)))
         print(f"  {kernel}/{device}: {len(r)} rounds, mean log10(1+rank) {per_task[-1][0]:.3f}, "
               f"top 16 {per_task[-1][1]:.2f}, top 64 {per_task[-1][2]:.2f}", flush=True)
@@ -216,6 +222,9 @@ def main():
     print(f"{' '.join(args.variant) or 'default'}: mean over {len(per_task)} tasks: "
           f"log10(1+rank) {m[0]:.3f}, top 16 {m[1]:.3f}, top 64 {m[2]:.3f} "
           f"({sum(t[3] for t in per_task)} rounds)")
+    for k in sorted(by_round):
+        print(f"  after {k} round(s) of runs: the optimum among the top 16 in {by_round[k][1]} of "
+              f"the {by_round[k][0]} runs that had not measured it")
 
 
 if __name__ == "__main__":
