@@ -394,14 +394,14 @@ TEST(ModelStrategies, Ml2ResumedRestoresItsPredictionsForTheStoredRounds) {
 TEST(ModelStrategies, Ml2ResumedRestoresItsFailureKindsForTheStoredRounds) {
   // The failure kind ModelV predicted before each build is recalled for the stored rounds too:
   // resumed with nothing new to run, the kind score is that of the session that made the store;
-  // resumed further, it covers more failures than the new rounds alone could give.
+  // resumed further, it covers more failures than its one new round (32 builds) could give.
   const auto [first, again, further] = ml2_stored_then_resumed(
       TwoKindsTarget(), "resume-kinds",
       {{"n", "32"}, {"rounds", "40"}, {"exploration", "0.5"}, {"n_without_hidden", "32"}}, 192,
       224);
   const auto& m = first.strategy_metrics;
   ASSERT_TRUE(m.count("v_kind_failures"));
-  ASSERT_GE(m.at("v_kind_failures"), 10);
+  ASSERT_GT(m.at("v_kind_failures"), 32);
   EXPECT_EQ(again.new_trials, 0);
   for (const char* k : {"v_kind_failures", "v_kind_accuracy", "v_kind_majority"}) {
     ASSERT_TRUE(again.strategy_metrics.count(k)) << k;
