@@ -21,7 +21,10 @@ bench tuned, and the rank of that space's optimum among them is printed: how wel
 class can place the optimum at all. With --clustering it prints, per space, the share of the
 runs before the optimum was measured (after the first round) that had a one-knob neighbour among
 the runs of their own round, and the share whose neighbour differed in the last knob only
-(use_padding in Kernel Tuner's convolution).
+(use_padding in Kernel Tuner's convolution). With --transfer it trains on every valid
+configuration of the kernel's other recordings (other GPUs; each normalised by its own best) and
+prints where that model ranks the optimum of each space: what a history from other devices, as
+AutoTVM's transfer learning uses, would know before the first run.
 """
 import argparse
 import glob
@@ -154,6 +157,21 @@ def clustering(space, run_dbs):
             f" {last_knob / max(runs, 1):.2f} one differing in the last knob")
 
 
+def transfer_rank(cfg, space, others):
+    rows, labels = [], []
+    for other in others:
+        x, latency = load_cache(other)
+        valid = np.isfinite(latency)
+        lat = latency[valid]
+        rows.append(features(x, cfg["features"])[valid])
+        labels.append(lat.min() / lat if cfg["label"] == "throughput" else -np.log(lat))
+    x, latency = load_cache(space)
+    valid = np.isfinite(latency)
+    score = predict(cfg, np.vstack(rows), np.concatenate(labels),
+                    features(x, cfg["features"])[valid])
+    return int((score > score[int(np.argmin(latency[valid]))]).sum())
+
+
 def fit_all_rank(cfg, space):
     x, latency = load_cache(space)
     valid = np.isfinite(latency)
@@ -174,6 +192,8 @@ def main():
                     help="train on every valid configuration; print where the optimum ranks")
     ap.add_argument("--clustering", action="store_true",
                     help="how many of a round's runs had a one-knob neighbour in the round")
+    ap.add_argument("--transfer", action="store_true",
+                    help="train on the kernel's other recordings; print where the optimum ranks")
     ap.add_argument("variant", nargs="*", help="k=v; keys: " + ", ".join(
         f"{k} (default {v}{'; ' + HELP[k] if k in HELP else ''})" for k, v in DEFAULTS.items()))
     args = ap.parse_intermixed_args()
@@ -196,6 +216,12 @@ def main():
         dbs = sorted(glob.glob(os.path.join(task, "ml2", "seed*", "run.db")))
         if not os.path.exists(space) or not dbs:
             continue
+        if args.transfer:
+            others = sorted(p for p in glob.glob(os.path.join(args.spaces, kernel, "*.json.gz"))
+                            if os.path.abspath(p) != os.path.abspath(space))
+            print(f"  {kernel}/{device}: trained on {len(others)} other recordings, the optimum "
+                  f"ranks {transfer_rank(cfg, space, others)}", flush=True)
+            continue
         if args.clustering:
             print(f"  {kernel}/{device}: {clustering(space, dbs)}", flush=True)
             continue
@@ -214,7 +240,7 @@ def main():
         per_task.append((np.mean(np.log10(r + 1)), np.mean(r < 16), np.mean(r < 64), len(r)))
         print(f"  {kernel}/{device}: {len(r)} rounds, mean log10(1+rank) {per_task[-1][0]:.3f}, "
               f"top 16 {per_task[-1][1]:.2f}, top 64 {per_task[-1][2]:.2f}", flush=True)
-    if args.fit_all or args.clustering:
+    if args.fit_all or args.clustering or args.transfer:
         return
     if not per_task:
         sys.exit("rank_proxy: no task of the bench has a recorded space and ml2 runs")
