@@ -5,6 +5,7 @@
 #include <queue>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 #include "util/random.h"
 
@@ -81,7 +82,25 @@ std::vector<uint64_t> Annealer::find_maximums(const BatchScore& score, size_t nu
   if (points_.empty()) {
     for (int i = 0; i < options_.walkers; ++i) points_.push_back(space_.sample(rng_));
   }
-  std::vector<double> scores = score(points_);
+  // The walkers keep stepping onto points already scored in this call (on a space of a few
+  // thousand configurations, most of them): the models are fixed for the call and score a row
+  // the same in any batch, so each point is scored once.
+  std::unordered_map<uint64_t, double> memo;
+  std::vector<uint64_t> fresh;
+  auto scored = [&](const std::vector<uint64_t>& pts) {
+    fresh.clear();
+    for (uint64_t p : pts) {
+      if (memo.emplace(p, 0.0).second) fresh.push_back(p);
+    }
+    if (!fresh.empty()) {
+      const std::vector<double> s = score(fresh);
+      for (size_t i = 0; i < fresh.size(); ++i) memo[fresh[i]] = s[i];
+    }
+    std::vector<double> out(pts.size());
+    for (size_t i = 0; i < pts.size(); ++i) out[i] = memo[pts[i]];
+    return out;
+  };
+  std::vector<double> scores = scored(points_);
   // A min-heap of (score, point) holding the best `num` unexcluded points seen.
   using Item = std::pair<double, uint64_t>;
   std::priority_queue<Item, std::vector<Item>, std::greater<>> heap;
@@ -108,7 +127,7 @@ std::vector<uint64_t> Annealer::find_maximums(const BatchScore& score, size_t nu
   std::vector<uint64_t> next(points_.size());
   for (int k = 0; k < options_.iterations && k < last_change + options_.early_stop; ++k) {
     for (size_t i = 0; i < points_.size(); ++i) next[i] = random_walk(space_, points_[i], rng_);
-    const std::vector<double> next_scores = score(next);
+    const std::vector<double> next_scores = scored(next);
     for (size_t i = 0; i < points_.size(); ++i) {
       const double p = std::exp(std::min((next_scores[i] - scores[i]) / (t + 1e-5), 1.0));
       const double u = uniform01(rng_);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "ml2tuner/tuner.h"
@@ -78,6 +79,32 @@ TEST(Annealer, FindsTheTopOfAKnownScore) {
   std::vector<uint64_t> again = a.find_maximums(score, 10, {best});
   EXPECT_EQ(std::count(again.begin(), again.end(), best), 0);
   EXPECT_EQ(std::set<uint64_t>(again.begin(), again.end()).size(), again.size());
+}
+
+TEST(Annealer, ScoresEachPointOncePerCall) {
+  // 144 points for 128 walkers: the walk steps onto points it scored before over and over, and
+  // within one call (the models fixed) each is scored once; the next call scores afresh.
+  Space space = grid_space(12, 12);
+  std::map<uint64_t, int> scored;
+  auto score = [&](const std::vector<uint64_t>& pts) {
+    std::vector<double> s;
+    for (uint64_t p : pts) {
+      ++scored[p];
+      Config c = space.at(p);
+      s.push_back(-std::abs(static_cast<double>(c[0]) - 7) -
+                  std::abs(static_cast<double>(c[1]) - 2));
+    }
+    return s;
+  };
+  Annealer a(space, {}, 5);
+  const std::vector<uint64_t> first = a.find_maximums(score, 8, {});
+  EXPECT_EQ(first.front(), *space.index_of(Config{7, 2}));
+  EXPECT_GT(scored.size(), 100u);
+  for (const auto& [p, n] : scored) EXPECT_EQ(n, 1) << p;
+  scored.clear();
+  a.find_maximums(score, 8, {});
+  EXPECT_FALSE(scored.empty());
+  for (const auto& [p, n] : scored) EXPECT_EQ(n, 1) << p;
 }
 
 double bowl_ms(int64_t x, int64_t y) {
