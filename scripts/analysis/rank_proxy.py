@@ -57,13 +57,17 @@ HELP = {
 
 def load_cache(path):
     with gzip.open(path, "rt") as f:
-        d = json.load(f)
+        text = f.read()
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError:  # a cache Kernel Tuner was still appending to: close it
+        d = json.loads(text.rstrip().rstrip(",") + "}}")
     keys = d["tune_params_keys"]
     x, latency = [], []
     for entry in d["cache"].values():
         x.append([float(entry[k]) for k in keys])
-        t = entry["time"]
-        latency.append(np.inf if isinstance(t, str) else float(t))
+        t = entry.get("time")  # a failure: a string, or (a failed compile in some caches) none
+        latency.append(float(t) if isinstance(t, (int, float)) else np.inf)
     return np.array(x), np.array(latency)
 
 
