@@ -8,6 +8,7 @@
 
 #include "ml2tuner/tuner.h"
 #include "strategy/builtin.h"
+#include "strategy/grid_space.h"
 #include "strategy/params.h"
 #include "strategy/search.h"
 
@@ -15,13 +16,6 @@ namespace ml2 {
 namespace {
 
 namespace fs = std::filesystem;
-
-Space grid_space(int nx, int ny) {
-  SpaceBuilder b;
-  b.add(Knob::Range("x", 0, nx - 1));
-  b.add(Knob::Range("y", 0, ny - 1));
-  return std::move(b).build();
-}
 
 TEST(StrategyParams, DeclaredOnceAndChecked) {
   EXPECT_EQ(Params("xgb", {}).integer("plan_size"), 64);
@@ -57,54 +51,6 @@ TEST(XgbPlan, EpsilonGreedyTail) {
   EXPECT_TRUE(xgb_takes_random(7, 10, 64, 0.05));
   // epsilon 0: the whole plan is followed.
   EXPECT_FALSE(xgb_takes_random(63, 64, 64, 0.0));
-}
-
-TEST(Annealer, FindsTheTopOfAKnownScore) {
-  Space space = grid_space(40, 40);
-  auto score = [&](const std::vector<uint64_t>& pts) {
-    std::vector<double> s;
-    for (uint64_t p : pts) {
-      Config c = space.at(p);
-      const double x = c[0], y = c[1];
-      s.push_back(-((x - 17) * (x - 17) + (y - 5) * (y - 5)));
-    }
-    return s;
-  };
-  Annealer a(space, {}, 3);
-  const uint64_t best = *space.index_of(Config{17, 5});
-  std::vector<uint64_t> top = a.find_maximums(score, 10, {});
-  ASSERT_EQ(top.size(), 10u);
-  EXPECT_EQ(top[0], best);
-  // Excluded points are never returned.
-  std::vector<uint64_t> again = a.find_maximums(score, 10, {best});
-  EXPECT_EQ(std::count(again.begin(), again.end(), best), 0);
-  EXPECT_EQ(std::set<uint64_t>(again.begin(), again.end()).size(), again.size());
-}
-
-TEST(Annealer, ScoresEachPointOncePerCall) {
-  // 144 points for 128 walkers: the walk steps onto points it scored before over and over, and
-  // within one call (the models fixed) each is scored once; the next call scores afresh.
-  Space space = grid_space(12, 12);
-  std::map<uint64_t, int> scored;
-  auto score = [&](const std::vector<uint64_t>& pts) {
-    std::vector<double> s;
-    for (uint64_t p : pts) {
-      ++scored[p];
-      Config c = space.at(p);
-      s.push_back(-std::abs(static_cast<double>(c[0]) - 7) -
-                  std::abs(static_cast<double>(c[1]) - 2));
-    }
-    return s;
-  };
-  Annealer a(space, {}, 5);
-  const std::vector<uint64_t> first = a.find_maximums(score, 8, {});
-  EXPECT_EQ(first.front(), *space.index_of(Config{7, 2}));
-  EXPECT_GT(scored.size(), 100u);
-  for (const auto& [p, n] : scored) EXPECT_EQ(n, 1) << p;
-  scored.clear();
-  a.find_maximums(score, 8, {});
-  EXPECT_FALSE(scored.empty());
-  for (const auto& [p, n] : scored) EXPECT_EQ(n, 1) << p;
 }
 
 double bowl_ms(int64_t x, int64_t y) {

@@ -2,11 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "ml2tuner/model.h"
+#include "strategy/grid_space.h"
 
 namespace ml2 {
 namespace {
@@ -22,6 +26,54 @@ TEST(SpaceKnobs, MagnitudeMarksTheKnobsWhosePartsAreSizes) {
   EXPECT_FALSE(Knob::Choice("order", {"xy", "yx"}).magnitude());
   EXPECT_FALSE(Knob::Recorded("mixed", {json(16), json(0.5)}).magnitude());
   EXPECT_FALSE(Knob::Recorded("names", {json("fast"), json("slow")}).magnitude());
+}
+
+TEST(Annealer, FindsTheTopOfAKnownScore) {
+  Space space = grid_space(40, 40);
+  auto score = [&](const std::vector<uint64_t>& pts) {
+    std::vector<double> s;
+    for (uint64_t p : pts) {
+      Config c = space.at(p);
+      const double x = c[0], y = c[1];
+      s.push_back(-((x - 17) * (x - 17) + (y - 5) * (y - 5)));
+    }
+    return s;
+  };
+  Annealer a(space, {}, 3);
+  const uint64_t best = *space.index_of(Config{17, 5});
+  std::vector<uint64_t> top = a.find_maximums(score, 10, {});
+  ASSERT_EQ(top.size(), 10u);
+  EXPECT_EQ(top[0], best);
+  // Excluded points are never returned.
+  std::vector<uint64_t> again = a.find_maximums(score, 10, {best});
+  EXPECT_EQ(std::count(again.begin(), again.end(), best), 0);
+  EXPECT_EQ(std::set<uint64_t>(again.begin(), again.end()).size(), again.size());
+}
+
+TEST(Annealer, ScoresEachPointOncePerCall) {
+  // 144 points for 128 walkers: the walk steps onto points it scored before over and over, and
+  // within one call (the models fixed) each is scored once; the next call scores afresh.
+  Space space = grid_space(12, 12);
+  std::map<uint64_t, int> scored;
+  auto score = [&](const std::vector<uint64_t>& pts) {
+    std::vector<double> s;
+    for (uint64_t p : pts) {
+      ++scored[p];
+      Config c = space.at(p);
+      s.push_back(-std::abs(static_cast<double>(c[0]) - 7) -
+                  std::abs(static_cast<double>(c[1]) - 2));
+    }
+    return s;
+  };
+  Annealer a(space, {}, 5);
+  const std::vector<uint64_t> first = a.find_maximums(score, 8, {});
+  EXPECT_EQ(first.front(), *space.index_of(Config{7, 2}));
+  EXPECT_GT(scored.size(), 100u);
+  for (const auto& [p, n] : scored) EXPECT_EQ(n, 1) << p;
+  scored.clear();
+  a.find_maximums(score, 8, {});
+  EXPECT_FALSE(scored.empty());
+  for (const auto& [p, n] : scored) EXPECT_EQ(n, 1) << p;
 }
 
 Space mixed_space() {
