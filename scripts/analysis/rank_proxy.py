@@ -107,6 +107,16 @@ def predict(cfg, f_train, y, f_all):
     return members.mean(0) + cfg["kappa"] * members.std(0)
 
 
+def label(cfg, lat):
+    """What the model learns from latencies: throughput normalised by the best, or -log."""
+    return lat.min() / lat if cfg["label"] == "throughput" else -np.log(lat)
+
+
+def reaches(latency_ms, optimum_ms):
+    """A run's latency is the optimum's (the recorded value, up to rounding)."""
+    return latency_ms is not None and latency_ms <= optimum_ms * (1 + 1e-9)
+
+
 def ranks_for_task(cfg, space, run_dbs):
     x, latency = load_cache(space)
     f = features(x, cfg["features"])
@@ -116,17 +126,14 @@ def ranks_for_task(cfg, space, run_dbs):
         rows = rounds_of(db)
         for k, rnd in enumerate(sorted({r[3] for r in rows})[1:1 + cfg["first_rounds"]], 1):
             seen = [r for r in rows if r[3] < rnd]
-            if any(r[2] is not None and r[2] <= latency[optimum] * (1 + 1e-9) for r in seen):
+            if any(reaches(r[2], latency[optimum]) for r in seen):
                 break
             ran = [r[1] for r in seen if r[2] is not None]
             lat = latency[ran]
-            y = lat.min() / lat if cfg["label"] == "throughput" else -np.log(lat)
-            score = predict(cfg, f[ran], y, f)
+            score = predict(cfg, f[ran], label(cfg, lat), f)
             if cfg["top_model"] > 0:
                 best = [ran[i] for i in np.argsort(lat)[:max(8, int(cfg["top_model"] * len(ran)))]]
-                lb = latency[best]
-                yb = lb.min() / lb if cfg["label"] == "throughput" else -np.log(lb)
-                score = score + predict(cfg, f[best], yb, f)
+                score = score + predict(cfg, f[best], label(cfg, latency[best]), f)
             tried = {r[1] for r in seen}
             untried = np.array([i for i in range(len(latency))
                                 if i not in tried and np.isfinite(latency[i])])
@@ -147,8 +154,7 @@ def clustering(space, run_dbs):
     runs = neighbour = last_knob = 0
     for db in run_dbs:
         rows = [r for r in rounds_of(db) if r[0] is not None and r[0] > 0]
-        found = min((r[0] for r in rows if r[2] is not None and r[2] <= optimum * (1 + 1e-9)),
-                    default=None)
+        found = min((r[0] for r in rows if reaches(r[2], optimum)), default=None)
         for rnd in sorted({r[3] for r in rows})[1:]:
             picks = [r[1] for r in rows if r[3] == rnd and (found is None or r[0] < found)]
             for a in picks:
@@ -161,29 +167,20 @@ def clustering(space, run_dbs):
             f" {last_knob / max(runs, 1):.2f} one differing in the last knob")
 
 
-def transfer_rank(cfg, space, others):
+def rank_by_model_of(cfg, space, training):
+    """Where a model trained on every valid configuration of the `training` recordings (each
+    labelled against its own best) ranks the optimum of `space` among its valid configurations."""
     rows, labels = [], []
-    for other in others:
-        x, latency = load_cache(other)
+    for path in training:
+        x, latency = load_cache(path)
         valid = np.isfinite(latency)
-        lat = latency[valid]
         rows.append(features(x, cfg["features"])[valid])
-        labels.append(lat.min() / lat if cfg["label"] == "throughput" else -np.log(lat))
+        labels.append(label(cfg, latency[valid]))
     x, latency = load_cache(space)
     valid = np.isfinite(latency)
     score = predict(cfg, np.vstack(rows), np.concatenate(labels),
                     features(x, cfg["features"])[valid])
     return int((score > score[int(np.argmin(latency[valid]))]).sum())
-
-
-def fit_all_rank(cfg, space):
-    x, latency = load_cache(space)
-    valid = np.isfinite(latency)
-    f = features(x, cfg["features"])[valid]
-    lat = latency[valid]
-    y = lat.min() / lat if cfg["label"] == "throughput" else -np.log(lat)
-    score = predict(cfg, f, y, f)
-    return int((score > score[int(np.argmin(lat))]).sum())
 
 
 def main():
@@ -224,14 +221,14 @@ def main():
             others = sorted(p for p in glob.glob(os.path.join(args.spaces, kernel, "*.json.gz"))
                             if os.path.abspath(p) != os.path.abspath(space))
             print(f"  {kernel}/{device}: trained on {len(others)} other recordings, the optimum "
-                  f"ranks {transfer_rank(cfg, space, others)}", flush=True)
+                  f"ranks {rank_by_model_of(cfg, space, others)}", flush=True)
             continue
         if args.clustering:
             print(f"  {kernel}/{device}: {clustering(space, dbs)}", flush=True)
             continue
         if args.fit_all:
             print(f"  {kernel}/{device}: trained on every valid configuration, the optimum ranks "
-                  f"{fit_all_rank(cfg, space)}", flush=True)
+                  f"{rank_by_model_of(cfg, space, [space])}", flush=True)
             continue
         kr = ranks_for_task(cfg, space, dbs)
         if not kr:

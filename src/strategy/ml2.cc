@@ -232,7 +232,7 @@ class Ml2Strategy final : public Strategy {
       out.configs.push_back(reservoir[reused++]);
     }
     // How each candidate would fail, if it fails: scored against the failures that happen.
-    if (use_v_ && v_.trained() && !out.configs.empty()) remember_kinds(out.configs);
+    remember_kinds(out.configs);
     return out;
   }
 
@@ -380,11 +380,9 @@ class Ml2Strategy final : public Strategy {
       std::iota(all.begin(), all.end(), 0);
       record_predictions(all, batch_of(trials));
     }
-    if (use_v_ && v_.trained() && !outcomes.empty()) {
-      std::vector<uint64_t> idx;
-      for (const Outcome& o : outcomes) idx.push_back(o.index);
-      remember_kinds(idx);
-    }
+    std::vector<uint64_t> idx;
+    for (const Outcome& o : outcomes) idx.push_back(o.index);
+    remember_kinds(idx);
   }
 
   std::map<std::string, double> metrics() const override {
@@ -429,8 +427,10 @@ class Ml2Strategy final : public Strategy {
     return o;
   }
 
-  // ModelV's failure kind for each candidate, before its build, to score against its outcome.
+  // ModelV's failure kind for each candidate, before its build, to score against its outcome
+  // (nothing without a trained ModelV).
   void remember_kinds(const std::vector<uint64_t>& candidates) {
+    if (!use_v_ || !v_.trained() || candidates.empty()) return;
     const std::vector<std::optional<Status>> kind =
         likely_failure_unbuilt(knob_features(space_, candidates));
     for (size_t i = 0; i < candidates.size(); ++i) {
