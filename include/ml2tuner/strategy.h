@@ -1,15 +1,17 @@
 // Search strategies: what to measure next.
 //
 // Call order, per round (the tuner drives it; see tuner.h):
-//   1. tell(history)            once, before the first round, with every record of a resumed
-//                               session (may be empty);
-//   2. ask(n)                   a proposal of configurations to build; empty: the strategy is done;
-//   3. the tuner builds them (in parallel);
-//   4. choose(built, n)         only for a proposal with committed == false: which successfully
+//   1. ask(n)                   a proposal of configurations to build; empty: the strategy is done;
+//   2. the tuner builds them (in parallel);
+//   3. choose(built, n)         only for a proposal with committed == false: which successfully
 //                               built candidates to run (at most n);
-//   5. the tuner runs the trials;
-//   6. tell(results)            every outcome of the round: trials, and probes that were only
-//   built.
+//   4. the tuner runs the trials;
+//   5. tell(results)            every outcome of the round: trials, and probes that were only
+//                               built.
+// A resumed session first replays the stored rounds with the same calls, the stored outcomes
+// standing in for the measurements, for as long as the strategy proposes and chooses what the
+// store holds; a strategy must therefore depend only on its seed and on what it is told. Stored
+// rounds after the first one it departs from are told without ask(): recall_round(), then tell().
 #pragma once
 
 #include <cstdint>
@@ -50,12 +52,11 @@ class Strategy {
   virtual ~Strategy() = default;
   virtual std::string name() const = 0;
 
-  // Called after each round with all its outcomes; on resume, once per stored round, in order,
-  // before the first ask().
+  // Called after each round with all its outcomes.
   virtual void tell(std::span<const Outcome> outcomes) = 0;
-  // On resume, called before a stored round is told, with every outcome stored for that round
-  // (its trials and the candidates only built): a strategy can restore what it had predicted
-  // for them, so that its metrics cover the whole run.
+  // On resume, called before a stored round that is told without being asked for, with every
+  // outcome stored for that round (its trials and the candidates only built): a strategy can
+  // restore what it had predicted for them, so that its metrics cover the whole run.
   virtual void recall_round(std::span<const Outcome> outcomes) { (void)outcomes; }
   // Called at the start of each round with the trials left in the budget (n >= 1).
   virtual Proposal ask(size_t n) = 0;

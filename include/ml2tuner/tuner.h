@@ -3,8 +3,8 @@
 // Trials are the measurement budget: configurations a strategy commits to measuring (build, then
 // run). A failed build of a trial consumes it, as in AutoTVM; probes that are only built count as
 // builds. Every outcome is recorded in the store before the next measurement starts; a store that
-// already holds the session is resumed: its outcomes are told to the strategy and no measured
-// configuration is measured again.
+// already holds the session is resumed: the strategy replays the stored rounds (see strategy.h),
+// a round a kill interrupted is finished, and no measured configuration is measured again.
 #pragma once
 
 #include <cstdint>
@@ -71,8 +71,14 @@ struct TuneSummary {
   int64_t rounds = 0;     // rounds this call ran
   std::map<std::string, double> strategy_metrics;  // Strategy::metrics() at the end
   int64_t resumed_trials = 0;                      // trials found in the store at start
-  int64_t new_trials = 0;                          // trials measured by this call
-  nlohmann::json history;                          // [{trial, config, stage, status, latency_ms}]
+  // Rounds found in the store at start, and how many of them the strategy replayed: asked again,
+  // it proposed and chose what the store holds, so that a fully replayed session goes on exactly
+  // as an uninterrupted one would. A strategy that departs from the store (made with another
+  // budget or batch, or by another version) is told the later stored rounds as they were measured.
+  int64_t stored_rounds = 0;
+  int64_t replayed_rounds = 0;
+  int64_t new_trials = 0;  // trials measured by this call
+  nlohmann::json history;  // [{trial, config, stage, status, latency_ms}]
   // Per history entry, the virtual clock (s) when that trial's outcome was final: each round's
   // builds in parallel on the build jobs, then its runs one after another.
   std::vector<double> trial_virtual_s;

@@ -92,6 +92,15 @@ int run_tune(const TuneArgs& a) {
                     : 0.0)
             << " %: " << (failures.tellp() > 0 ? failures.str() : "none") << ")\n";
   std::cout << "build failures " << s.build_failures << ", run failures " << s.run_failures << "\n";
+  if (s.stored_rounds > 0) {
+    std::cout << "resumed from " << s.stored_rounds << " stored rounds: ";
+    if (s.replayed_rounds == s.stored_rounds) {
+      std::cout << "all replayed, the session went on as an uninterrupted one\n";
+    } else {
+      std::cout << s.replayed_rounds << " replayed, the rest told as measured (the store was made "
+                << "with another budget, batch or version)\n";
+    }
+  }
   std::cout << "best " << format_ms(s.best_latency_ms);
   if (s.best_trial) std::cout << " at trial " << *s.best_trial << ": " << s.best_config.dump();
   std::cout << "\n";

@@ -367,10 +367,11 @@ class Ml2Strategy final : public Strategy {
     retrain();
   }
 
-  // On resume, with the models as they were when the round was asked for (retrained round by
-  // round): what they predicted for its trials, and the failure kind ModelV gave each of its
-  // candidates. Which candidates were the gate's random probes is not stored, so ModelV's
-  // precision and recall still cover only the rounds this session runs.
+  // On resume, for a stored round the session could not replay, with the models as they were when
+  // the round was asked for (retrained round by round): what they predicted for its trials, and
+  // the failure kind ModelV gave each of its candidates. Which candidates were the gate's random
+  // probes is not stored, so ModelV's precision and recall cover the replayed rounds and the
+  // rounds this session runs, not these.
   void recall_round(std::span<const Outcome> outcomes) override {
     std::vector<Outcome> trials;
     std::copy_if(outcomes.begin(), outcomes.end(), std::back_inserter(trials),

@@ -12,7 +12,9 @@
 #include <iterator>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "util/hash.h"
@@ -95,6 +97,8 @@ json TuneSummary::to_json() const {
     j["strategy_metrics"][k] = std::isfinite(v) ? json(v) : json(nullptr);
   }
   j["resumed_trials"] = resumed_trials;
+  j["stored_rounds"] = stored_rounds;
+  j["replayed_rounds"] = replayed_rounds;
   j["new_trials"] = new_trials;
   j["history"] = history;
   j["trial_virtual_s"] = trial_virtual_s;
@@ -176,12 +180,150 @@ void Tuner::on_progress(std::function<void(const Progress&)> callback) {
   progress_ = std::move(callback);
 }
 
+namespace {
+
+// A round between its builds and its tell: its records in the order the strategy proposed them,
+// the artifact of each successful build (empty where the record came from the store), its trials
+// as positions into `records`, in the strategy's order, and how many of them are final.
+struct Round {
+  std::vector<Record> records;
+  std::vector<std::string> artifacts;
+  std::vector<size_t> trials;
+  size_t final_trials = 0;
+};
+
+std::vector<Outcome> outcomes_of(const std::vector<Record>& records) {
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(records.size());
+  for (const Record& r : records) outcomes.push_back(outcome_of(r));
+  return outcomes;
+}
+
+// The trials of a round: every proposed configuration for a committed proposal (a failed build
+// consumes its trial, as in AutoTVM), else those the strategy chooses among the successful builds.
+std::vector<size_t> trials_of(Strategy& strategy, bool committed,
+                              const std::vector<Record>& records, size_t left) {
+  std::vector<size_t> trials;
+  if (committed) {
+    for (size_t i = 0; i < records.size(); ++i) trials.push_back(i);
+    return trials;
+  }
+  std::vector<size_t> ok;
+  std::vector<Outcome> candidates;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].status != Status::kOk) continue;
+    ok.push_back(i);
+    candidates.push_back(outcome_of(records[i]));
+  }
+  for (size_t pick : strategy.choose(candidates, left)) {
+    if (pick >= ok.size()) throw std::logic_error("internal: choose() returned a bad position");
+    trials.push_back(ok[pick]);
+  }
+  if (trials.size() > left) trials.resize(left);
+  return trials;
+}
+
+// What a configuration's build gave in round `round`, from its record of that round or of a later
+// one (it was built again then, which replaced the record): builds are deterministic.
+Record as_built_in(const Record& later, int64_t round) {
+  Record r = later;
+  if (r.stage == Stage::kRun) {
+    r.stage = Stage::kBuild;
+    r.status = Status::kOk;
+    r.message.clear();
+    r.latency.reset();
+    r.run_time_s = 0;
+    r.virtual_run_s = 0;
+  }
+  r.trial.reset();
+  r.round = round;
+  return r;
+}
+
+// The records of a store by round (1, 2, ...) and by configuration.
+struct StoredRounds {
+  explicit StoredRounds(const std::vector<Record>& records) {
+    for (const Record& r : records) {
+      by_round[r.round].push_back(&r);
+      by_index[r.config_index] = &r;
+    }
+  }
+  std::map<int64_t, std::vector<const Record*>> by_round;
+  std::unordered_map<uint64_t, const Record*> by_index;
+};
+
+// Replays at most `max_rounds` stored rounds: asks the strategy again, round by round, with the
+// budget it had then, checks that it proposes and chooses what the store holds, and tells it the
+// stored outcomes, so that its models, random streams and search state are those of the
+// uninterrupted session. A last round whose trials were not all final is returned in `unfinished`.
+// Returns the number of rounds replayed (the unfinished one included). It stops at the first round
+// where the strategy departs from the store (the store was made with another budget or batch, by
+// another version, or by a target that does not build the same way twice); the strategy is spent
+// then, as it was asked for that round.
+int64_t replay(Strategy& strategy, const StoredRounds& stored, int64_t budget, int64_t batch,
+               int64_t max_rounds, std::optional<Round>& unfinished) {
+  const auto& by_index = stored.by_index;
+  std::unordered_set<uint64_t> measured;
+  int64_t trials = 0, replayed = 0;
+  for (const auto& [number, held] : stored.by_round) {
+    if (replayed == max_rounds || number != replayed + 1 || trials >= budget) return replayed;
+    const auto left = static_cast<size_t>(budget - trials);
+    Proposal proposal = strategy.ask(std::min(left, static_cast<size_t>(batch)));
+    std::erase_if(proposal.configs, [&](uint64_t i) { return measured.count(i) != 0; });
+    if (proposal.committed && proposal.configs.size() > left) proposal.configs.resize(left);
+
+    // The round's records as they are now, and as they were when its builds were done.
+    Round round;
+    std::vector<Record> built;
+    size_t from_round = 0;  // stored records of this round that were proposed again
+    for (uint64_t i : proposal.configs) {
+      const auto it = by_index.find(i);
+      if (it == by_index.end() || it->second->round < number) return replayed;
+      built.push_back(as_built_in(*it->second, number));
+      if (it->second->round == number) {
+        ++from_round;
+        round.records.push_back(*it->second);
+      } else {
+        round.records.push_back(built.back());
+      }
+    }
+    if (from_round != held.size()) return replayed;
+    round.artifacts.resize(round.records.size());
+    round.trials = trials_of(strategy, proposal.committed, built, left);
+    // The stored trials of the round are the first of its trials, numbered on from the last round.
+    size_t final_trials = 0;
+    while (final_trials < round.trials.size() &&
+           round.records[round.trials[final_trials]].trial ==
+               trials + static_cast<int64_t>(final_trials) + 1) {
+      ++final_trials;
+    }
+    const auto numbered = std::count_if(round.records.begin(), round.records.end(),
+                                        [](const Record& r) { return r.trial.has_value(); });
+    if (static_cast<size_t>(numbered) != final_trials) return replayed;
+    for (size_t k = 0; k < final_trials; ++k) {
+      measured.insert(round.records[round.trials[k]].config_index);
+    }
+    trials += static_cast<int64_t>(final_trials);
+    round.final_trials = final_trials;
+    if (final_trials < round.trials.size()) {
+      if (number != stored.by_round.rbegin()->first) return replayed;
+      unfinished = std::move(round);
+      return replayed + 1;
+    }
+    strategy.tell(outcomes_of(round.records));
+    ++replayed;
+  }
+  return replayed;
+}
+
+}  // namespace
+
 TuneSummary Tuner::run() {
   validate(options_);
   const auto t0 = std::chrono::steady_clock::now();
   const Space& space = target_.space();
-  auto strategy =
-      make_strategy(options_.tuner, space, StrategyOptions{options_.seed, options_.params});
+  const StrategyOptions strategy_options{options_.seed, options_.params};
+  auto strategy = make_strategy(options_.tuner, space, strategy_options);
   double strategy_s = 0;
   int64_t rounds_run = 0;
   // Time spent in the strategy: its models and search, the tuner's own overhead.
@@ -215,13 +357,26 @@ TuneSummary Tuner::run() {
     }
   }
   const int64_t resumed_trials = progress.trials;
-  {
-    // Round by round, as they were measured: a model-based strategy retrains as it did then and
-    // can restore its predictions for each round's trials. Not counted as strategy time, which
-    // is per round this session runs.
-    std::map<int64_t, std::vector<Outcome>> told;
-    for (const Record& r : previous) told[r.round].push_back(outcome_of(r));
-    for (const auto& [round_number, outcomes] : told) {
+  // Resume, not counted as strategy time (which is per round this session runs).
+  std::optional<Round> unfinished;
+  int64_t replayed_rounds = 0;
+  const StoredRounds stored(previous);
+  const auto stored_rounds = static_cast<int64_t>(stored.by_round.size());
+  if (stored_rounds > 0) {
+    replayed_rounds =
+        replay(*strategy, stored, options_.trials, options_.batch, stored_rounds, unfinished);
+  }
+  if (replayed_rounds < stored_rounds) {
+    // The strategy departed from the store after `replayed_rounds` rounds: a fresh one replays
+    // those, and is told the later rounds as they were measured. A model-based strategy retrains
+    // as it did then and can restore its predictions for them, but its random streams and search
+    // go on from the last replayed round.
+    strategy = make_strategy(options_.tuner, space, strategy_options);
+    replay(*strategy, stored, options_.trials, options_.batch, replayed_rounds, unfinished);
+    for (auto it = stored.by_round.upper_bound(replayed_rounds); it != stored.by_round.end();
+         ++it) {
+      std::vector<Outcome> outcomes;
+      for (const Record* r : it->second) outcomes.push_back(outcome_of(*r));
       strategy->recall_round(outcomes);
       strategy->tell(outcomes);
     }
@@ -242,72 +397,83 @@ TuneSummary Tuner::run() {
     progress_(progress);
   };
 
-  while (progress.trials < options_.trials) {
-    const auto left = static_cast<size_t>(options_.trials - progress.trials);
-    Proposal proposal;
-    timed([&] { proposal = strategy->ask(std::min(left, static_cast<size_t>(options_.batch))); });
-    // A strategy must not propose what was measured; the loop enforces it.
-    std::erase_if(proposal.configs, [&](uint64_t i) { return measured.count(i) != 0; });
-    if (proposal.committed && proposal.configs.size() > left) proposal.configs.resize(left);
-    if (proposal.configs.empty()) break;
-    ++round;
-
-    // Build.
-    std::vector<Config> configs;
-    configs.reserve(proposal.configs.size());
-    for (uint64_t i : proposal.configs) configs.push_back(space.at(i));
-    std::vector<BuildResult> built = builders.build(configs);
-    std::vector<Record> records(configs.size());
-    std::vector<double> build_costs;
-    for (size_t i = 0; i < configs.size(); ++i) {
-      Record& r = records[i];
-      BuildResult& b = built[i];
-      r.task = info.task;
-      r.target = info.target;
-      r.config_index = proposal.configs[i];
-      r.config_json = space.to_json(configs[i]).dump();
-      r.stage = Stage::kBuild;
-      r.status = b.status;
-      r.message = std::move(b.message);
-      r.hidden = std::move(b.hidden);
-      if (b.status == Status::kOk) r.artifact_digest = content_digest(b.artifact);
-      r.build_time_s = b.wall_s;
-      r.virtual_build_s = b.virtual_s;
-      r.tuner = info.tuner;
-      r.seed = info.seed;
-      r.round = round;
-      r.timestamp = utc_timestamp();
-      build_costs.push_back(charged(b.virtual_s, b.wall_s));
-    }
-    virtual_s += parallel_makespan(std::move(build_costs), options_.jobs);
-    store_.put_all(records);
-
-    // The trials of this round, in the strategy's order. For a committed proposal a failed build
-    // is a trial too (it consumes its trial, as in AutoTVM).
-    std::vector<size_t> trials;
-    if (proposal.committed) {
-      for (size_t i = 0; i < records.size(); ++i) trials.push_back(i);
+  while (unfinished || progress.trials < options_.trials) {
+    Round current;
+    if (unfinished) {
+      // The round a kill interrupted: its builds and first trials are stored; the artifacts of the
+      // trials still to run are built again (their build was charged already).
+      current = std::move(*unfinished);
+      unfinished.reset();
+      std::vector<size_t> to_build;
+      std::vector<Config> configs;
+      for (size_t k = current.final_trials; k < current.trials.size(); ++k) {
+        const size_t i = current.trials[k];
+        if (current.records[i].status != Status::kOk) continue;
+        to_build.push_back(i);
+        configs.push_back(space.at(current.records[i].config_index));
+      }
+      std::vector<BuildResult> built = builders.build(configs);
+      for (size_t k = 0; k < to_build.size(); ++k) {
+        Record& r = current.records[to_build[k]];
+        if (built[k].status == Status::kOk) {
+          current.artifacts[to_build[k]] = std::move(built[k].artifact);
+          continue;
+        }
+        r.status = built[k].status;  // a target that does not build the same way twice
+        r.message = std::move(built[k].message);
+      }
     } else {
-      std::vector<size_t> ok;
-      std::vector<Outcome> candidates;
-      for (size_t i = 0; i < records.size(); ++i) {
-        if (records[i].status != Status::kOk) continue;
-        ok.push_back(i);
-        candidates.push_back(outcome_of(records[i]));
+      const auto left = static_cast<size_t>(options_.trials - progress.trials);
+      Proposal proposal;
+      timed([&] { proposal = strategy->ask(std::min(left, static_cast<size_t>(options_.batch))); });
+      // A strategy must not propose what was measured; the loop enforces it.
+      std::erase_if(proposal.configs, [&](uint64_t i) { return measured.count(i) != 0; });
+      if (proposal.committed && proposal.configs.size() > left) proposal.configs.resize(left);
+      if (proposal.configs.empty()) break;
+      ++round;
+
+      // Build.
+      std::vector<Config> configs;
+      configs.reserve(proposal.configs.size());
+      for (uint64_t i : proposal.configs) configs.push_back(space.at(i));
+      std::vector<BuildResult> built = builders.build(configs);
+      current.records.resize(configs.size());
+      current.artifacts.resize(configs.size());
+      std::vector<double> build_costs;
+      for (size_t i = 0; i < configs.size(); ++i) {
+        Record& r = current.records[i];
+        BuildResult& b = built[i];
+        r.task = info.task;
+        r.target = info.target;
+        r.config_index = proposal.configs[i];
+        r.config_json = space.to_json(configs[i]).dump();
+        r.stage = Stage::kBuild;
+        r.status = b.status;
+        r.message = std::move(b.message);
+        r.hidden = std::move(b.hidden);
+        if (b.status == Status::kOk) r.artifact_digest = content_digest(b.artifact);
+        current.artifacts[i] = std::move(b.artifact);
+        r.build_time_s = b.wall_s;
+        r.virtual_build_s = b.virtual_s;
+        r.tuner = info.tuner;
+        r.seed = info.seed;
+        r.round = round;
+        r.timestamp = utc_timestamp();
+        build_costs.push_back(charged(b.virtual_s, b.wall_s));
       }
-      std::vector<size_t> chosen;
-      timed([&] { chosen = strategy->choose(candidates, left); });
-      for (size_t pick : chosen) {
-        if (pick >= ok.size()) throw std::logic_error("internal: choose() returned a bad position");
-        trials.push_back(ok[pick]);
-      }
-      if (trials.size() > left) trials.resize(left);
+      virtual_s += parallel_makespan(std::move(build_costs), options_.jobs);
+      store_.put_all(current.records);
+      timed([&] {
+        current.trials = trials_of(*strategy, proposal.committed, current.records, left);
+      });
     }
 
     // Run `run_workers` trials at a time. Trial numbers follow the strategy's order (so batch
     // boundaries, and therefore resuming, do not change a run), and each group of outcomes is
     // committed before the next group starts.
-    size_t next = 0;
+    std::vector<Record>& records = current.records;
+    const std::vector<size_t>& trials = current.trials;
+    size_t next = current.final_trials;
     while (next < trials.size()) {
       size_t end = next;
       std::vector<std::string> artifacts;
@@ -315,7 +481,7 @@ TuneSummary Tuner::run() {
       while (end < trials.size() && artifacts.size() < static_cast<size_t>(run_workers)) {
         Record& r = records[trials[end]];
         if (r.status == Status::kOk) {
-          artifacts.push_back(std::move(built[trials[end]].artifact));
+          artifacts.push_back(std::move(current.artifacts[trials[end]]));
           running.push_back(trials[end]);
         }
         ++end;
@@ -352,16 +518,15 @@ TuneSummary Tuner::run() {
       report();
     }
 
-    std::vector<Outcome> told;
-    told.reserve(records.size());
-    for (const Record& r : records) told.push_back(outcome_of(r));
-    timed([&] { strategy->tell(told); });
+    timed([&] { strategy->tell(outcomes_of(records)); });
     ++rounds_run;
   }
 
   TuneSummary summary = summarize(store_.records(), info, space.size(), options_.jobs);
   summary.elapsed_s = seconds_since(t0);
   summary.resumed_trials = resumed_trials;
+  summary.stored_rounds = stored_rounds;
+  summary.replayed_rounds = replayed_rounds;
   summary.strategy_s = strategy_s;
   summary.rounds = rounds_run;
   summary.strategy_metrics = strategy->metrics();

@@ -318,7 +318,9 @@ TEST(ModelStrategies, Ml2LowersTheGateOnlyWhereAFailureWouldBeABuildFailure) {
 }
 
 // ml2 (seed 3, rounds of 32) on `target` into a fresh store: `trials` trials, then the same
-// budget again (resumed, nothing new to run), then `more` (resumed further).
+// budget again (resumed, nothing new to run), then `more` (resumed further). The resumed sessions
+// ask 16 trials per round, not 32: the strategy departs from the store in its first round and every
+// stored round is told without being replayed (recall_round()).
 struct StoredThenResumed {
   TuneSummary first, again, further;
 };
@@ -331,18 +333,20 @@ StoredThenResumed ml2_stored_then_resumed(const Target& target, const std::strin
     for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
   };
   clean();
-  auto run = [&](int64_t budget) {
+  auto run = [&](int64_t budget, int64_t batch) {
     RecordStore store(db.string());
     TuneOptions o;
     o.tuner = "ml2";
     o.seed = 3;
     o.trials = budget;
-    o.batch = 32;
+    o.batch = batch;
     o.jobs = 2;
     o.params = params;
     return Tuner(target, store, o).run();
   };
-  StoredThenResumed r{run(trials), run(trials), run(more)};
+  StoredThenResumed r{run(trials, 32), run(trials, 16), run(more, 16)};
+  EXPECT_EQ(r.again.replayed_rounds, 0);
+  EXPECT_EQ(r.further.replayed_rounds, 0);
   clean();
   return r;
 }

@@ -110,6 +110,13 @@ TuneOptions options(int64_t trials, const std::string& tuner = "random", uint64_
   return o;
 }
 
+// Configurations a session measured, each counted once.
+size_t distinct_configs(const TuneSummary& s) {
+  std::set<std::string> configs;
+  for (const auto& h : s.history) configs.insert(h["config"].dump());
+  return configs.size();
+}
+
 TEST(Tuner, CountsTrialsBuildsAndFailures) {
   SyntheticTarget target;
   TempDir dir;
@@ -182,10 +189,136 @@ TEST(Tuner, ResumeMeasuresOnlyNewConfigurationsAndMatchesAnUninterruptedRun) {
   EXPECT_EQ(second.resumed_trials, 50);
   EXPECT_EQ(second.new_trials, 100);
   EXPECT_EQ(second.trials, 150);
-  std::set<std::string> configs;
-  for (const auto& h : second.history) configs.insert(h["config"].dump());
-  EXPECT_EQ(configs.size(), 150u);  // no configuration measured twice
+  EXPECT_EQ(distinct_configs(second), 150u);  // no configuration measured twice
   EXPECT_EQ(second.history, whole.history);
+}
+
+// Thrown by a progress callback: the tuner stops as a kill would, keeping what it stored.
+struct Interrupted {};
+
+TuneSummary run_interrupted(const Target& target, RecordStore& store, const TuneOptions& o,
+                            int64_t stop_at) {
+  Tuner tuner(target, store, o);
+  tuner.on_progress([stop_at](const Progress& p) {
+    if (p.trials >= stop_at) throw Interrupted{};
+  });
+  try {
+    tuner.run();
+  } catch (const Interrupted&) {
+    return Tuner(target, store, o).run();
+  }
+  ADD_FAILURE() << "the run was not interrupted at " << stop_at;
+  return {};
+}
+
+TEST(Tuner, ResumeAfterAnInterruptedRoundGoesOnExactlyAsAnUninterruptedRun) {
+  // Interrupted inside the first round, where a round's runs end (before the strategy was told)
+  // and inside a later round, each tuner is asked again for the stored rounds, proposes what the
+  // store holds, finishes the interrupted round and goes on as if it had never stopped: the same
+  // trials, and the same model metrics (ModelV's precision and recall included).
+  SyntheticTarget target;
+  for (const char* tuner : {"random", "xgb", "ga", "p", "pv", "pa", "ml2"}) {
+    TempDir dir;
+    const TuneOptions o = options(96, tuner, 3);
+    RecordStore whole_store(dir.file("whole.db"));
+    const TuneSummary whole = Tuner(target, whole_store, o).run();
+    for (int64_t stop_at : {5, 16, 41}) {
+      RecordStore store(dir.file("cut" + std::to_string(stop_at) + ".db"));
+      const TuneSummary resumed = run_interrupted(target, store, o, stop_at);
+      EXPECT_GE(resumed.resumed_trials, stop_at) << tuner;
+      EXPECT_GT(resumed.stored_rounds, 0) << tuner;
+      EXPECT_EQ(resumed.replayed_rounds, resumed.stored_rounds) << tuner << " " << stop_at;
+      EXPECT_EQ(resumed.history, whole.history) << tuner << " " << stop_at;
+      EXPECT_EQ(resumed.to_json()["strategy_metrics"], whole.to_json()["strategy_metrics"])
+          << tuner << " " << stop_at;
+    }
+  }
+}
+
+TEST(Tuner, ResumeOfARoundBuiltButNeverRunBuildsItsTrialsAgainAndRunsThem) {
+  // A kill after a round's builds were stored and before its first run finished: the store holds
+  // the round's builds and none of its trials.
+  SyntheticTarget target;
+  for (const char* tuner : {"random", "xgb", "ml2"}) {
+    TempDir dir;
+    const TuneOptions o = options(64, tuner, 2);
+    RecordStore whole_store(dir.file("whole.db"));
+    const TuneSummary whole = Tuner(target, whole_store, o).run();
+    RecordStore store(dir.file("cut.db"));
+    Tuner(target, store, o).run();
+    std::vector<Record> records = store.records();
+    int64_t last = 0;
+    for (const Record& r : records) last = std::max(last, r.round);
+    std::vector<Record> built_only;
+    int64_t unrun_trials = 0;
+    for (Record r : records) {
+      if (r.round != last) continue;
+      if (r.trial) ++unrun_trials;
+      if (r.stage == Stage::kRun) {
+        r.stage = Stage::kBuild;
+        r.status = Status::kOk;
+        r.latency.reset();
+        r.run_time_s = r.virtual_run_s = 0;
+      }
+      r.trial.reset();
+      built_only.push_back(r);
+    }
+    store.put_all(built_only);
+    const TuneSummary resumed = Tuner(target, store, o).run();
+    ASSERT_GT(unrun_trials, 0) << tuner;
+    EXPECT_EQ(resumed.resumed_trials, 64 - unrun_trials) << tuner;
+    EXPECT_EQ(resumed.replayed_rounds, last) << tuner;
+    EXPECT_EQ(resumed.history, whole.history) << tuner;
+    EXPECT_EQ(resumed.builds, whole.builds) << tuner;  // built again, but recorded once
+  }
+}
+
+TEST(Tuner, ResumeWithAnotherBudgetOrBatchReplaysWhatItCanAndTellsTheRest) {
+  // xgb's rounds are the batch (16): a store of 40 trials resumed to 96 replays the two rounds the
+  // budget did not cut; the third (8 trials, asked for 8) is not what an uninterrupted run asks
+  // for, so it is told as it was measured. ml2 chooses more runs per round than the batch; the
+  // budget cuts a later round. Another batch departs in the first round: everything is told.
+  SyntheticTarget target;
+  for (const char* tuner : {"xgb", "ml2"}) {
+    TempDir dir;
+    const TuneOptions o = options(96, tuner, 3);
+    RecordStore whole_store(dir.file("whole.db"));
+    const TuneSummary whole = Tuner(target, whole_store, o).run();
+    // 40 trials into a new store, then resumed with `options`: the summary and the records.
+    auto shorter_then_resumed = [&](const std::string& name, const TuneOptions& options) {
+      TuneOptions shorter = o;
+      shorter.trials = 40;
+      RecordStore store(dir.file(name));
+      Tuner(target, store, shorter).run();
+      TuneSummary resumed = Tuner(target, store, options).run();
+      return std::make_pair(std::move(resumed), store.records());
+    };
+    const auto [resumed, records] = shorter_then_resumed("short.db", o);
+    ASSERT_GE(resumed.replayed_rounds, 1) << tuner;
+    EXPECT_LT(resumed.replayed_rounds, resumed.stored_rounds) << tuner;
+    if (std::string(tuner) == "xgb") {
+      EXPECT_EQ(resumed.stored_rounds, 3);
+      EXPECT_EQ(resumed.replayed_rounds, 2);
+    }
+    // The replayed rounds' trials are the uninterrupted run's.
+    int64_t replayed_trials = 0;
+    for (const Record& r : records) {
+      if (r.trial && r.round <= resumed.replayed_rounds) ++replayed_trials;
+    }
+    ASSERT_GT(replayed_trials, 0) << tuner;
+    for (int64_t i = 0; i < replayed_trials; ++i) {
+      EXPECT_EQ(resumed.history[i], whole.history[i]) << tuner << " " << i;
+    }
+    EXPECT_EQ(resumed.trials, 96) << tuner;
+    EXPECT_EQ(distinct_configs(resumed), 96u) << tuner;
+
+    TuneOptions wider = o;
+    wider.batch = 32;
+    const TuneSummary told = shorter_then_resumed("other.db", wider).first;
+    EXPECT_EQ(told.replayed_rounds, 0) << tuner;
+    EXPECT_EQ(told.trials, 96) << tuner;
+    EXPECT_EQ(distinct_configs(told), 96u) << tuner;
+  }
 }
 
 TEST(Tuner, RefusesAStoreOfAnotherSessionAndLeavesItUntouched) {
@@ -280,9 +413,7 @@ TEST(Tuner, SigkillLosesNothingRecordedAndResumeCompletesTheBudget) {
       EXPECT_EQ(after[r.config_index].trial, r.trial);
       EXPECT_EQ(after[r.config_index].status, r.status);
     }
-    std::set<std::string> configs;
-    for (const auto& h : s.history) configs.insert(h["config"].dump());
-    EXPECT_EQ(configs.size(), 200u);
+    EXPECT_EQ(distinct_configs(s), 200u);
     for (size_t i = 0; i < s.history.size(); ++i) EXPECT_EQ(s.history[i]["trial"], i + 1);
   }
 }
