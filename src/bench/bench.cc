@@ -104,6 +104,9 @@ struct Run {
   std::string tuner;
   int seed;
   fs::path dir;
+  // What the run is made with: task, target, space digest, tuner, seed, budget and the
+  // parameters the tuner reads. Written to settings.json when the run starts.
+  json settings;
   fs::path summary() const { return dir / "summary.json"; }
 };
 
@@ -120,21 +123,53 @@ std::map<std::string, std::string> params_for(const std::string& tuner, const Be
   return out;
 }
 
+// Writes `text` to `path` through a temporary file, so that a kill leaves the old file or the new.
+void replace_file(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  write_file(tmp, text);
+  fs::rename(tmp, path);
+}
+
+// A run folder made with other settings is refused before anything runs: its summary, or its store
+// once resumed, would be counted as this bench's. Folders without settings.json (new ones, and
+// those of versions that did not write it) are taken as they are.
+void check_settings(const Run& r, const BenchOptions& o) {
+  const fs::path f = r.dir / "settings.json";
+  if (!fs::exists(f)) return;
+  const fs::path where = fs::relative(r.dir, o.out);
+  json held;
+  try {
+    held = json::parse(std::ifstream(f));
+  } catch (const json::exception&) {
+    throw std::invalid_argument("--out " + o.out + ": " + (where / "settings.json").string() +
+                                " is not valid JSON; remove that run's folder to run it again");
+  }
+  if (held == r.settings) return;
+  std::string differences;
+  for (const auto& [key, value] : r.settings.items()) {
+    const json was = held.contains(key) ? held[key] : json(nullptr);
+    if (was == value) continue;
+    differences += (differences.empty() ? "" : ", ") + key + " " + was.dump() + " against " +
+                   value.dump() + " now";
+  }
+  throw std::invalid_argument("--out " + o.out + ": " + where.string() +
+                              " was made with other settings (" + differences +
+                              "); give another --out, or the settings it was made with");
+}
+
 // One run, in the calling process: tune, then write the summary atomically.
-void run_one(const Run& r, const BenchOptions& o) {
+void run_one(const Run& r) {
+  replace_file(r.dir / "settings.json", r.settings.dump() + "\n");
   std::unique_ptr<Target> target = make_target(r.task->target, r.task->options);
   RecordStore store((r.dir / "run.db").string());
   TuneOptions t;
   t.tuner = r.tuner;
   t.seed = static_cast<uint64_t>(r.seed);
-  t.trials = std::min<int64_t>(o.trials, static_cast<int64_t>(target->space().size()));
+  t.trials = r.settings.at("trials").get<int64_t>();
   t.jobs = 1;
-  t.params = params_for(r.tuner, o);
+  t.params = r.settings.at("params").get<std::map<std::string, std::string>>();
   TuneSummary s = Tuner(*target, store, t).run();
-  json j = s.to_json();
-  const fs::path tmp = r.dir / "summary.json.tmp";
-  write_file(tmp, j.dump() + "\n");
-  fs::rename(tmp, r.summary());
+  replace_file(r.summary(), s.to_json().dump() + "\n");
 }
 
 void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
@@ -165,7 +200,7 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
         }
         int code = 0;
         try {
-          run_one(*r, o);
+          run_one(*r);
         } catch (const std::exception& e) {
           std::fprintf(stderr, "error: %s\n", e.what());
           code = 1;
@@ -472,10 +507,24 @@ json run_bench(const BenchOptions& o) {
     }
   }
   const std::vector<Task> tasks = plan_tasks(o);
+  std::vector<Run> runs;
   for (const Task& t : tasks) {  // checks every task, and the parameters' values, up front
     std::unique_ptr<Target> target = make_target(t.target, t.options);
+    const int64_t budget =
+        std::min<int64_t>(o.trials, static_cast<int64_t>(target->space().size()));
     for (const std::string& tuner : o.tuners) {
-      make_strategy(tuner, target->space(), {1, params_for(tuner, o)});
+      const std::map<std::string, std::string> params = params_for(tuner, o);
+      make_strategy(tuner, target->space(), {1, params});
+      for (int seed = 1; seed <= o.seeds; ++seed) {
+        const json settings = {{"task", t.key},
+                               {"target", target->name()},
+                               {"space_digest", target->space().digest()},
+                               {"tuner", tuner},
+                               {"seed", seed},
+                               {"trials", budget},
+                               {"params", params}};
+        runs.push_back({&t, tuner, seed, run_dir(o, t, tuner, seed), settings});
+      }
     }
   }
   std::error_code ec;
@@ -485,14 +534,7 @@ json run_bench(const BenchOptions& o) {
                                 (ec ? ec.message() : std::strerror(errno)) +
                                 "); give a directory that can be written");
   }
-  std::vector<Run> runs;
-  for (const Task& t : tasks) {
-    for (const std::string& tuner : o.tuners) {
-      for (int seed = 1; seed <= o.seeds; ++seed) {
-        runs.push_back({&t, tuner, seed, run_dir(o, t, tuner, seed)});
-      }
-    }
-  }
+  for (const Run& r : runs) check_settings(r, o);
   run_all(runs, o);
   json result = aggregate(tasks, runs, o);
   // Percentages read more easily in the tables.

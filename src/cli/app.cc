@@ -98,7 +98,7 @@ int run_tune(const TuneArgs& a) {
       std::cout << "all replayed, the session went on as an uninterrupted one\n";
     } else {
       std::cout << s.replayed_rounds << " replayed, the rest told as measured (the store was made "
-                << "with another budget, batch or version)\n";
+                << "with another budget, batch, tuner parameters or version)\n";
     }
   }
   std::cout << "best " << format_ms(s.best_latency_ms);

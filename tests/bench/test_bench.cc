@@ -178,6 +178,57 @@ TEST_F(Bench, PassesParametersToTheTunersThatReadThem) {
   EXPECT_EQ(rounds("random"), 1);
 }
 
+TEST_F(Bench, RefusesRunFoldersMadeWithOtherSettings) {
+  // A run folder is the bench's only if it was made with the same budget, parameters and space: a
+  // finished run (its summary) or an interrupted one (its store) made otherwise is refused, with
+  // the folder and what differs, before anything runs.
+  BenchOptions o = options_;
+  o.tuners = {"xgb", "ml2"};
+  o.seeds = 1;
+  o.trials = 48;
+  run_bench(o);
+  const fs::path ml2 = dir_ / "out" / "runs" / "spaces" / "bowl" / "ml2" / "seed1";
+  const fs::path xgb_summary =
+      dir_ / "out" / "runs" / "spaces" / "bowl" / "xgb" / "seed1" / "summary.json";
+  const std::string xgb_before = json::parse(std::ifstream(xgb_summary)).dump();
+
+  auto refusal = [&](const BenchOptions& other) -> std::string {
+    try {
+      run_bench(other);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  BenchOptions more = o;
+  more.trials = 64;
+  const std::string trials = refusal(more);
+  EXPECT_NE(trials.find("runs/spaces/bowl/xgb/seed1 was made with other settings (trials 48 "
+                        "against 64 now); give another --out"),
+            std::string::npos)
+      << trials;
+  BenchOptions n8 = o;
+  n8.params = {{"n", "8"}};  // read by ml2 only: xgb's runs are still this bench's
+  const std::string params = refusal(n8);
+  EXPECT_NE(params.find("runs/spaces/bowl/ml2/seed1 was made with other settings (params {} "
+                        "against {\"n\":\"8\"} now)"),
+            std::string::npos)
+      << params;
+  // Interrupted (a store and no summary): refused too.
+  fs::remove(ml2 / "summary.json");
+  EXPECT_NE(refusal(n8).find("ml2/seed1 was made with other settings"), std::string::npos);
+  // A folder without settings.json (made before the file was written) is taken as it is.
+  fs::remove(xgb_summary.parent_path() / "settings.json");
+  EXPECT_NE(refusal(more).find("ml2/seed1 was made with other settings (trials"),
+            std::string::npos);
+  // The same settings: the finished run is kept (its summary holds its own elapsed time), the
+  // interrupted one is finished.
+  const json r = run_bench(o);
+  EXPECT_EQ(r["overall"]["ml2"]["runs"], 1);
+  EXPECT_TRUE(fs::exists(ml2 / "summary.json"));
+  EXPECT_EQ(json::parse(std::ifstream(xgb_summary)).dump(), xgb_before);
+}
+
 // A results.json with the runs given as {task, tuner, seed, samples_to_equal, builds}, and an xgb
 // run (its yardstick) for every task and seed among them.
 json results_of(
