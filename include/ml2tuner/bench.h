@@ -40,8 +40,9 @@ struct BenchOptions {
   int jobs = 2;  // runs in parallel
   std::string out;
   bool quiet = false;
-  // Tuner parameters by name (strategy_params()), each passed to the tuners that read it. A run
-  // folder does not record them: use a fresh --out for each setting.
+  // Tuner parameters by name (strategy_params()), each passed to the tuners that read it. Each run
+  // folder records its settings (settings.json), and one made with others is refused: use a fresh
+  // --out for each setting.
   std::map<std::string, std::string> params;
 };
 

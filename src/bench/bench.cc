@@ -516,13 +516,14 @@ json run_bench(const BenchOptions& o) {
       const std::map<std::string, std::string> params = params_for(tuner, o);
       make_strategy(tuner, target->space(), {1, params});
       for (int seed = 1; seed <= o.seeds; ++seed) {
-        const json settings = {{"task", t.key},
-                               {"target", target->name()},
-                               {"space_digest", target->space().digest()},
-                               {"tuner", tuner},
-                               {"seed", seed},
-                               {"trials", budget},
-                               {"params", params}};
+        json settings = {{"task", t.key},
+                         {"target", target->name()},
+                         {"space_digest", target->space().digest()},
+                         {"tuner", tuner},
+                         {"seed", seed},
+                         {"trials", budget},
+                         {"params", params}};
+        if (t.target == "vta") settings["hw"] = t.options.hw;  // timing, not only the space
         runs.push_back({&t, tuner, seed, run_dir(o, t, tuner, seed), settings});
       }
     }

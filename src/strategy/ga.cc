@@ -32,7 +32,19 @@ class GaStrategy final : public Strategy {
 
   Proposal ask(size_t n) override {
     Proposal out;
-    while (out.configs.size() < n && pt_ < genes_.size()) out.configs.push_back(genes_[pt_++]);
+    while (out.configs.size() < n) {
+      if (pt_ >= genes_.size()) {
+        // Reached with nothing proposed only on a resume whose stored rounds were told without
+        // being asked for: the generation was measured while the cursor stood still.
+        if (!out.configs.empty() || !generation_measured() || visited_.size() >= space_.size()) {
+          break;
+        }
+        evolve();
+        continue;
+      }
+      const uint64_t g = genes_[pt_++];
+      if (!score_.count(g)) out.configs.push_back(g);  // else told already
+    }
     return out;
   }
 
@@ -42,12 +54,15 @@ class GaStrategy final : public Strategy {
       visited_.insert(o.index);
       score_[o.index] = o.status == Status::kOk && o.latency_ms ? 1.0 / *o.latency_ms : 0.0;
     }
-    const bool measured =
-        std::all_of(genes_.begin(), genes_.end(), [&](uint64_t g) { return score_.count(g) != 0; });
-    if (measured && pt_ >= genes_.size() && visited_.size() < space_.size()) evolve();
+    if (generation_measured() && pt_ >= genes_.size() && visited_.size() < space_.size()) evolve();
   }
 
  private:
+  bool generation_measured() const {
+    return std::all_of(genes_.begin(), genes_.end(),
+                       [&](uint64_t g) { return score_.count(g) != 0; });
+  }
+
   uint64_t uniform_index(uint64_t n) { return uniform_below(rng_, n); }
 
   void evolve() {

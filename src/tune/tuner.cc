@@ -408,6 +408,8 @@ TuneSummary Tuner::run() {
       std::vector<Config> configs;
       for (size_t k = current.final_trials; k < current.trials.size(); ++k) {
         const size_t i = current.trials[k];
+        // A run that never finished is run again from its build.
+        current.records[i] = as_built_in(current.records[i], current.records[i].round);
         if (current.records[i].status != Status::kOk) continue;
         to_build.push_back(i);
         configs.push_back(space.at(current.records[i].config_index));
