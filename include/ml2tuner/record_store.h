@@ -67,7 +67,10 @@ class RecordStore {
   // The session the store holds, if any.
   std::optional<SessionInfo> session() const;
   // Binds the store to `info`: records it if the store is new; throws std::runtime_error naming
-  // the mismatch if the store holds another session (the store is left untouched).
+  // the mismatch if the store holds another session (the store is left untouched). The handle
+  // then holds the store for writing until it is destroyed: another handle, in this process or
+  // another, that binds or imports into it meanwhile gets std::runtime_error. Readers are not
+  // held up, and the lock goes with the process that holds it.
   void bind(const SessionInfo& info);
 
   // Inserts or replaces the record of r.config_index. Each call is one committed transaction.
@@ -81,7 +84,8 @@ class RecordStore {
 
   // One JSON object per line, with the session as the first line ({"session": {...}}).
   void export_jsonl(std::ostream& out) const;
-  // Reads what export_jsonl wrote into this store; returns the number of records imported.
+  // Reads what export_jsonl wrote into this store (holding it for writing, as bind()); returns the
+  // number of records imported.
   // Throws std::runtime_error naming the line that is malformed (nothing is imported then).
   size_t import_jsonl(std::istream& in);
 

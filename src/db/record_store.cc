@@ -6,13 +6,17 @@
 
 #include "ml2tuner/record_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +30,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/fork_closed.h"
+
 namespace ml2 {
 namespace {
 
@@ -38,6 +44,9 @@ constexpr int32_t kApplicationId = 0x4D4C3254;
 // version 1 (no artifact_digest), which is upgraded when opened for writing and read as it is.
 constexpr int32_t kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 10000;
+// The byte a handle that writes a session locks (see Impl::hold_session): far past SQLite's own
+// lock bytes (at 1 GiB), so that it never meets them.
+constexpr off_t kSessionLockByte = off_t{1} << 40;
 
 constexpr std::array<const char*, 6> kSessionColumns{"id",           "task",  "target",
                                                      "space_digest", "tuner", "seed"};
@@ -185,12 +194,47 @@ struct RecordStore::Impl {
   bool version1 = false;  // a version 1 store opened read-only (no artifact_digest column)
   sqlite3_stmt* put_stmt = nullptr;  // cached by prepare_put(); reset after every use
 
+  int session_lock = -1;  // the descriptor that holds the session lock, once bound
+
   Impl() = default;
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
     if (put_stmt != nullptr) sqlite3_finalize(put_stmt);
     if (db != nullptr) sqlite3_close_v2(db);
+    if (session_lock >= 0) {
+      keep_in_forked_workers(session_lock);
+      close(session_lock);
+    }
+  }
+
+  // A handle that writes a session (bind, import) holds the store until it is destroyed, so that
+  // two tuners never write one session at once: their trial numbers would collide, and on a real
+  // device their measurements would disturb each other. The lock is Linux's open-file-description
+  // lock on one byte that SQLite never locks, so readers (best, export, a bench's results) are not
+  // affected; the kernel drops it when the process dies, so a kill leaves nothing to clean up.
+  void hold_session() {
+    if (session_lock >= 0) return;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) fail(std::string("cannot open it to lock it: ") + std::strerror(errno));
+    struct flock lock {};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = kSessionLockByte;
+    lock.l_len = 1;
+    if (fcntl(fd, F_OFD_SETLK, &lock) != 0) {
+      const int err = errno;
+      close(fd);
+      if (err == EAGAIN || err == EACCES) {
+        throw std::runtime_error("store " + path +
+                                 " is being written by another session (another ml2tuner process, "
+                                 "or another open handle); wait for it to end, or pass another "
+                                 "--db");
+      }
+      fail(std::string("cannot lock it: ") + std::strerror(err));
+    }
+    close_in_forked_workers(fd);
+    session_lock = fd;
   }
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -629,6 +673,7 @@ std::optional<SessionInfo> RecordStore::session() const {
 
 void RecordStore::bind(const SessionInfo& info) {
   if (!impl_) throw std::logic_error("use of a moved-from RecordStore");
+  impl_->hold_session();
   Impl::Transaction txn(*impl_);
   if (auto error = impl_->bind_in_transaction(info, "pass another --db or the same settings")) {
     throw std::runtime_error(*error);
@@ -917,6 +962,7 @@ size_t RecordStore::import_jsonl(std::istream& in) {
     throw std::runtime_error(prefix + e.what());
   }
 
+  impl_->hold_session();
   Impl::Transaction txn(*impl_);
   if (info) {
     if (auto error = impl_->bind_in_transaction(*info, "import into another store")) {

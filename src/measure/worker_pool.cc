@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "measure/wire.h"
+#include "util/fork_closed.h"
 
 namespace ml2 {
 namespace {
@@ -34,20 +35,6 @@ double seconds_since(Clock::time_point t) {
 }
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// The tuner's ends of every worker socket, across all pools. A new worker closes them all, so
-// that it holds no other worker's connection open (the tuner sees EOF as soon as a worker dies)
-// and never reads or writes another worker's messages. Leaked on purpose: pools may be destroyed
-// by static destructors.
-std::vector<int>& parent_ends() {
-  static auto* fds = new std::vector<int>;
-  return *fds;
-}
-
-void forget_parent_end(int fd) {
-  auto& fds = parent_ends();
-  fds.erase(std::remove(fds.begin(), fds.end(), fd), fds.end());
-}
 
 void reap(pid_t pid, int* status) {
   while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
@@ -286,7 +273,7 @@ struct WorkerPool::Impl {
 
   void close_connection(Worker& w) {
     if (w.fd < 0) return;
-    forget_parent_end(w.fd);
+    keep_in_forked_workers(w.fd);
     close(w.fd);
     w.fd = -1;
   }
@@ -297,19 +284,19 @@ struct WorkerPool::Impl {
       throw std::runtime_error("cannot start a measurement worker: socketpair: " +
                                errno_text(errno));
     }
-    parent_ends().push_back(sv[0]);
-    std::fflush(nullptr);  // otherwise buffered output would be written twice
+    close_in_forked_workers(sv[0]);  // the tuner's end, in every later worker
+    std::fflush(nullptr);            // otherwise buffered output would be written twice
     const pid_t tuner = getpid();
     const pid_t pid = fork();
     if (pid < 0) {
       const int err = errno;
-      forget_parent_end(sv[0]);
+      keep_in_forked_workers(sv[0]);
       close(sv[0]);
       close(sv[1]);
       throw std::runtime_error("cannot start a measurement worker: fork: " + errno_text(err));
     }
     if (pid == 0) {
-      for (int fd : parent_ends()) close(fd);
+      close_registered_after_fork();
       worker_main(target, stage, sv[1], options.memory_limit_mb, tuner);
     }
     close(sv[1]);

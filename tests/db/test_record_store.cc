@@ -190,6 +190,60 @@ void expect_error(Fn&& fn, const std::vector<std::string>& parts) {
   }
 }
 
+TEST(RecordStore, OneHandleWritesASessionAtATime) {
+  // Two tuners writing one session would number their trials over each other: the second
+  // handle to bind (or import into) a store is refused while the first is open; readers are not.
+  TempDir dir;
+  const std::string path = dir.file("s.db");
+  {
+    RecordStore writer(path);
+    writer.bind(make_session());
+    writer.bind(make_session());  // the same handle binds again
+    writer.put(make_record(3, Stage::kBuild));
+    RecordStore second(path);
+    try {
+      second.bind(make_session());
+      ADD_FAILURE() << "a second handle bound a store that is being written";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("s.db is being written by another session"),
+                std::string::npos)
+          << e.what();
+    }
+    std::istringstream lines("{\"session\": {}}\n");
+    EXPECT_THROW(second.import_jsonl(lines), std::runtime_error);
+    EXPECT_EQ(RecordStore::open_read_only(path).records().size(), 1u);
+    EXPECT_EQ(second.records().size(), 1u);
+  }
+  RecordStore after(path);  // the writer is closed: the store is free again
+  EXPECT_NO_THROW(after.bind(make_session()));
+}
+
+TEST(RecordStore, ALockIsDroppedWhenItsProcessIsKilled) {
+  TempDir dir;
+  const std::string path = dir.file("s.db");
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    RecordStore store(path);
+    store.bind(make_session());
+    const char c = 'r';
+    if (write(ready[1], &c, 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  RecordStore store(path);
+  EXPECT_THROW(store.bind(make_session()), std::runtime_error);
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_NO_THROW(store.bind(make_session()));
+  close(ready[0]);
+  close(ready[1]);
+}
+
 TEST(RecordStore, NewStoreUsesWalAndHasSchemaVersion) {
   TempDir dir;
   std::string path = dir.file("new.db");

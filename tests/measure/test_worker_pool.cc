@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "ml2tuner/record_store.h"
 #include "ml2tuner/space.h"
 #include "ml2tuner/target.h"
 
@@ -190,6 +191,25 @@ TEST(WorkerPool, BuildRoundTripKeepsOrderHiddenFeaturesAndLargeArtifacts) {
   const auto again = pool.build({config_of(target, 5)});
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].artifact, "ok:5");
+}
+
+TEST(WorkerPool, WorkersDoNotKeepARecordStoreLocked) {
+  // Workers are forked while the tuner holds its store's session lock; they close their copy, so
+  // that the store is free as soon as the tuner's handle is (and a worker outliving a killed tuner
+  // by a moment does not keep it).
+  ProbeTarget target;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("ml2-pool-lock-" + std::to_string(getpid()) + ".db"))
+                               .string();
+  const SessionInfo session{"probe", "probe", "digest", "random", 1};
+  auto store = std::make_unique<RecordStore>(path);
+  store->bind(session);
+  WorkerPool pool(target, Stage::kBuild, {.workers = 2, .timeout_s = 10, .memory_limit_mb = 0});
+  ASSERT_EQ(pool.build({config_of(target, 1), config_of(target, 2)}).size(), 2u);
+  store.reset();  // the workers are still alive
+  RecordStore again(path);
+  EXPECT_NO_THROW(again.bind(session));
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
 }
 
 TEST(WorkerPool, RunRoundTripWithLargeArtifactsInInputOrder) {
