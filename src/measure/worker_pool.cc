@@ -154,6 +154,9 @@ void limit_address_space(int64_t memory_limit_mb) {
   // Die with the tuner; if it already died between fork() and prctl(), leave now.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != tuner) _exit(1);
+  // A terminal's Ctrl-C reaches the whole process group: the tuner decides (`tune` stops after
+  // the measurements in flight), and a measurement must not turn into a false crash meanwhile.
+  signal(SIGINT, SIG_IGN);
   // A crash must not spend seconds writing a core file of the whole tuner.
   rlimit no_core{0, 0};
   setrlimit(RLIMIT_CORE, &no_core);

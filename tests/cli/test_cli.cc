@@ -1,16 +1,20 @@
 // End-to-end tests of the ml2tuner executable on the recorded spaces.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
+#include "ml2tuner/record_store.h"
 #include "ml2tuner/replay.h"
 
 namespace ml2 {
@@ -115,6 +119,64 @@ TEST_F(Cli, RandomOnConvolution3090FindsTheRecordedBest) {
   Result best_cmd = cli("best --db " + file("s.db"));
   ASSERT_EQ(best_cmd.status, 0) << best_cmd.err;
   EXPECT_EQ(json::parse(best_cmd.out), s["best_config"]);
+}
+
+TEST_F(Cli, CtrlCStopsAfterTheMeasurementsInFlightAndTheSameCommandResumes) {
+  // SIGINT to the whole process group, as a terminal's Ctrl-C: the workers ignore it, the tuner
+  // stops once what is in flight is stored, exits with 130 and says how to resume.
+  const std::string db = file("int.db");
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    setpgid(0, 0);
+    const std::string err = file("int.err");
+    if (!freopen(err.c_str(), "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(99);
+    execl(ML2_CLI_PATH, ML2_CLI_PATH, "tune", "--task", "resnet18.C4", "--template", "extended",
+          "--tuner", "ml2", "--trials", "150", "--seed", "2", "--db", db.c_str(), "--quiet",
+          static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  setpgid(child, child);
+  auto stored_trials = [&]() -> size_t {
+    try {
+      size_t n = 0;
+      for (const Record& r : RecordStore::open_read_only(db).records()) n += r.trial.has_value();
+      return n;
+    } catch (const std::exception&) {
+      return 0;  // not created yet
+    }
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (stored_trials() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(-child, SIGINT);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "ended by a signal: " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string err = read_bytes(file("int.err"));
+  EXPECT_NE(err.find("ml2tuner: stopped by SIGINT after "), std::string::npos) << err;
+  EXPECT_NE(err.find("of 150 trials; they are in " + db + ", and the same command resumes"),
+            std::string::npos)
+      << err;
+  size_t stopped_at = 0;
+  for (const Record& r : RecordStore::open_read_only(db).records()) {
+    if (!r.trial) continue;
+    ++stopped_at;
+    EXPECT_EQ(r.status, Status::kOk) << r.message;  // no measurement became a false crash
+  }
+  ASSERT_GT(stopped_at, 0u);
+  ASSERT_LT(stopped_at, 150u);
+  const Result r =
+      cli("tune --task resnet18.C4 --template extended --tuner ml2 --trials 150 "
+          "--seed 2 --quiet --db " +
+          db + " --summary " + file("s.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json s = read_json(file("s.json"));
+  EXPECT_EQ(s["trials"], 150);
+  EXPECT_EQ(s["resumed_trials"], stopped_at);
+  EXPECT_EQ(s["replayed_rounds"], s["stored_rounds"]);
 }
 
 TEST_F(Cli, ResumeFrom100To300MeasuresTwoHundredNewConfigurations) {

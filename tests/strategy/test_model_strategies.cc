@@ -115,21 +115,24 @@ TuneSummary tune_on(const Target& target, const std::string& tuner, uint64_t see
   const fs::path db =
       fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-" + tuner + "-" +
                                    std::to_string(seed) + ".db");
-  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
-  TuneSummary out;
-  {
-    RecordStore store(db.string());
-    TuneOptions o;
-    o.tuner = tuner;
-    o.seed = seed;
-    o.trials = trials;
-    o.batch = 32;
-    o.jobs = 2;
-    o.params = std::move(params);
-    out = Tuner(target, store, o).run();
-  }
-  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
-  return out;
+  // Removed before and after, also when the tuner throws (a bad parameter).
+  struct Removed {
+    explicit Removed(fs::path p) : path(std::move(p)) { remove(); }
+    ~Removed() { remove(); }
+    void remove() const {
+      for (const char* s : {"", "-wal", "-shm"}) fs::remove(path.string() + s);
+    }
+    fs::path path;
+  } removed(db);
+  RecordStore store(db.string());
+  TuneOptions o;
+  o.tuner = tuner;
+  o.seed = seed;
+  o.trials = trials;
+  o.batch = 32;
+  o.jobs = 2;
+  o.params = std::move(params);
+  return Tuner(target, store, o).run();
 }
 
 TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
