@@ -13,10 +13,7 @@
 // been checked.
 #include "cli/app.h"
 
-#include <signal.h>
-
 #include <algorithm>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -63,39 +60,6 @@ json read_results(const std::string& where) {
   return r;
 }
 
-// Ctrl-C (SIGINT) or SIGTERM while tuning: the tuner stops once the measurements in flight are
-// stored, says how to resume, and exits with 128 + the signal; a second signal ends it at once.
-volatile std::sig_atomic_t stop_signal = 0;
-
-extern "C" void on_stop_signal(int sig) { stop_signal = sig; }
-
-struct StopRequested {};  // thrown from the progress callback
-
-// Installs the handler for the duration of one tuning session (reset to the default after its
-// first delivery, so that a second signal ends the process), then restores what was there.
-class StopSignals {
- public:
-  StopSignals() {
-    stop_signal = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {
-  }, old_term_{};
-};
-
 int run_tune(const TuneArgs& a) {
   // Check every input before the store is opened.
   std::unique_ptr<Target> target = make_target(a.target.target, a.target.options);
@@ -113,29 +77,9 @@ int run_tune(const TuneArgs& a) {
             << a.options.trials << " trials, seed " << a.options.seed << "\n";
   Tuner tuner(*target, store, a.options);
   ProgressPrinter printer(a.quiet);
-  int64_t stored_trials = 0;
-  tuner.on_progress([&](const Progress& p) {
-    printer(p);
-    stored_trials = p.trials;
-    if (stop_signal != 0) throw StopRequested{};
-  });
-  TuneSummary s;
-  {
-    StopSignals signals;
-    try {
-      s = tuner.run();
-    } catch (const StopRequested&) {
-      printer.finish();
-      const int sig = stop_signal;
-      std::cerr << "ml2tuner: stopped by " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << " after "
-                << stored_trials << " of " << a.options.trials << " trials; "
-                << (a.db.empty() ? "without --db they are not kept"
-                                 : "they are in " + a.db + ", and the same command resumes")
-                << "\n";
-      return 128 + sig;
-    }
-  }
-  printer.finish();
+  const std::optional<TuneSummary> tuned = run_stoppable(tuner, printer, a.options.trials, a.db);
+  if (!tuned) return stop_exit_code();
+  const TuneSummary& s = *tuned;
 
   std::ostringstream failures;
   for (const auto& [status, n] : s.trial_status) {

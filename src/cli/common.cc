@@ -1,10 +1,13 @@
 #include "cli/common.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 namespace ml2::cli {
 
@@ -56,6 +59,67 @@ void TargetArgs::add_to(CLI::App* app, bool with_target, bool with_space) {
   app->add_option("--noise-seed", options.noise_seed, "vta: seed of the measurement noise")
       ->capture_default_str();
 }
+
+namespace {
+
+volatile std::sig_atomic_t stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) { stop_signal = sig; }
+
+struct StopRequested {};  // thrown from the progress callback
+
+// The handler, for one session: reset to the default after its first delivery (so that a second
+// signal ends the process), and the previous dispositions restored afterwards.
+class StopSignals {
+ public:
+  StopSignals() {
+    stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {
+  }, old_term_{};
+};
+
+}  // namespace
+
+std::optional<TuneSummary> run_stoppable(Tuner& tuner, ProgressPrinter& printer, int64_t budget,
+                                         const std::string& db) {
+  int64_t stored_trials = 0;
+  tuner.on_progress([&](const Progress& p) {
+    printer(p);
+    stored_trials = p.trials;
+    if (stop_signal != 0) throw StopRequested{};
+  });
+  StopSignals signals;
+  try {
+    TuneSummary s = tuner.run();
+    printer.finish();
+    return s;
+  } catch (const StopRequested&) {
+    printer.finish();
+    std::cerr << "ml2tuner: stopped by " << (stop_signal == SIGINT ? "SIGINT" : "SIGTERM")
+              << " after " << stored_trials << " of " << budget << " trials; "
+              << (db.empty() ? "without --db they are not kept"
+                             : "they are in " + db + ", and the same command resumes")
+              << "\n";
+    return std::nullopt;
+  }
+}
+
+int stop_exit_code() { return 128 + stop_signal; }
 
 ProgressPrinter::ProgressPrinter(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0) {}
 

@@ -47,6 +47,14 @@ class ProgressPrinter {
   std::chrono::steady_clock::time_point last_;
 };
 
+// Runs `tuner`, printing its progress. The first SIGINT (a terminal's Ctrl-C) or SIGTERM stops it
+// once the measurements in flight are stored; it then says how far it got and how to resume
+// (`db`: the store, empty for a temporary one) and returns nullopt, and the command should exit
+// with stop_exit_code() (128 + the signal). A second signal ends the process at once.
+std::optional<TuneSummary> run_stoppable(Tuner& tuner, ProgressPrinter& printer, int64_t budget,
+                                         const std::string& db);
+int stop_exit_code();
+
 // A temporary store for a command without --db, removed when the command ends.
 class TempStorePath {
  public:

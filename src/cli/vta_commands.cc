@@ -231,9 +231,9 @@ int run_sweep(const SweepArgs& a) {
             << " configurations)\n";
   Tuner tuner(*target, store, o);
   ProgressPrinter printer(a.quiet);
-  tuner.on_progress([&printer](const Progress& p) { printer(p); });
-  TuneSummary s = tuner.run();
-  printer.finish();
+  const std::optional<TuneSummary> swept = run_stoppable(tuner, printer, o.trials, a.db);
+  if (!swept) return stop_exit_code();
+  const TuneSummary& s = *swept;
   const std::vector<Record> records = store.records();
 
   std::ostringstream cache;
