@@ -330,6 +330,22 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
   result["config"] = {{"suite", o.suite},   {"template", o.tmpl}, {"hw", o.hw},
                       {"tuners", o.tuners}, {"trials", o.trials}, {"seeds", o.seeds},
                       {"params", o.params}};
+  // Runs resumed from a store their tuner could not replay (made by another version): they went
+  // on from the stored rounds, not as an uninterrupted run would.
+  json not_replayed = json::array();
+  for (const Run& r : runs) {
+    const json& s = summary.at({r.task->key, r.tuner, r.seed});
+    const int64_t stored = s.value("stored_rounds", int64_t{0});
+    const int64_t replayed = s.value("replayed_rounds", int64_t{0});
+    if (replayed < stored) {
+      not_replayed.push_back({{"task", r.task->key},
+                              {"tuner", r.tuner},
+                              {"seed", r.seed},
+                              {"stored_rounds", stored},
+                              {"replayed_rounds", replayed}});
+    }
+  }
+  result["runs_not_replayed"] = not_replayed;
   json per_task = json::object();
   std::map<std::string, std::vector<json>> overall_rows;
   std::map<std::string, std::pair<double, double>> pooled_invalid;  // tuner -> (sum, xgb sum)
@@ -435,7 +451,19 @@ std::string markdown(const json& r, const BenchOptions& o, const std::vector<Tas
     for (const auto& [k, v] : o.params) md << " `" << k << "=" << v << "`";
   }
   md << "; " << o.trials << " trials per run; seeds 1.." << o.seeds
-     << "; means over seeds (and tasks).\n\n## Overall\n\n"
+     << "; means over seeds (and tasks).\n\n";
+  if (const json& nr = r["runs_not_replayed"]; !nr.empty()) {
+    md << "**" << nr.size()
+       << " run(s) resumed from stores their tuner could not replay** (made by another "
+          "version?); they went on from the stored rounds, not as uninterrupted runs:";
+    for (const json& x : nr) {
+      md << " " << x["task"].get<std::string>() << " " << x["tuner"].get<std::string>() << " seed "
+         << x["seed"] << " (" << x["replayed_rounds"] << " of " << x["stored_rounds"]
+         << " rounds replayed);";
+    }
+    md << "\n\n";
+  }
+  md << "## Overall\n\n"
      << "| tuner | samples to equal xgb (± s.e.) | median | not equalled | samples to within 1 % | "
         "virtual time to "
         "equal | invalid trials | reduction vs xgb | run failures | builds | RMSE P | RMSE A | "

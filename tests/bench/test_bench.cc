@@ -6,7 +6,11 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 #include <tuple>
+
+#include "ml2tuner/record_store.h"
 
 namespace ml2 {
 namespace {
@@ -227,6 +231,35 @@ TEST_F(Bench, RefusesRunFoldersMadeWithOtherSettings) {
   EXPECT_EQ(r["overall"]["ml2"]["runs"], 1);
   EXPECT_TRUE(fs::exists(ml2 / "summary.json"));
   EXPECT_EQ(json::parse(std::ifstream(xgb_summary)).dump(), xgb_before);
+}
+
+TEST_F(Bench, NamesTheRunsItResumedWithoutReplayingThem) {
+  // An interrupted run whose store its tuner cannot replay (here: rounds renumbered, as a store
+  // of another version could be) goes on from the stored rounds; results.json and results.md say
+  // which runs did. A bench whose runs all replayed (or never stopped) names none.
+  BenchOptions o = options_;
+  o.tuners = {"xgb", "ml2"};
+  o.seeds = 1;
+  o.trials = 48;
+  EXPECT_TRUE(run_bench(o)["runs_not_replayed"].empty());
+  const fs::path ml2 = dir_ / "out" / "runs" / "spaces" / "bowl" / "ml2" / "seed1";
+  fs::remove(ml2 / "summary.json");
+  {
+    RecordStore store((ml2 / "run.db").string());
+    std::vector<Record> records = store.records();
+    for (Record& r : records) r.round += 10;
+    store.put_all(records);
+  }
+  const json r = run_bench(o);
+  ASSERT_EQ(r["runs_not_replayed"].size(), 1u);
+  EXPECT_EQ(r["runs_not_replayed"][0]["tuner"], "ml2");
+  EXPECT_EQ(r["runs_not_replayed"][0]["replayed_rounds"], 0);
+  EXPECT_GT(r["runs_not_replayed"][0]["stored_rounds"].get<int64_t>(), 0);
+  std::ifstream md(dir_ / "out" / "results.md");
+  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("**1 run(s) resumed from stores their tuner could not replay**"),
+            std::string::npos);
+  EXPECT_NE(text.find("spaces/bowl ml2 seed 1 (0 of "), std::string::npos) << text;
 }
 
 // A results.json with the runs given as {task, tuner, seed, samples_to_equal, builds}, and an xgb
