@@ -58,7 +58,8 @@ void write_kernel_tuner_cache(std::ostream& out, const Space& space,
     std::string key;
     for (size_t k = 0; k < knobs.size(); ++k) {
       ordered_json v = param_value(knobs[k], c[k]);
-      key += (k ? "," : "") + key_text(v);
+      if (k) key += ',';
+      key += key_text(v);
       entry[knobs[k].name()] = v;
     }
     if (r.status == Status::kOk && r.latency) {
