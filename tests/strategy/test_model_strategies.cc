@@ -110,29 +110,43 @@ class BowlTarget : public Target {
   bool estimate_;
 };
 
+// A temporary store of this test process, removed (with SQLite's -wal and -shm files) when it is
+// made and when it goes out of scope, also when a tuner throws (a bad parameter).
+class TempStore {
+ public:
+  explicit TempStore(const std::string& name)
+      : path_(fs::temp_directory_path() /
+              ("ml2-strategy-" + std::to_string(getpid()) + "-" + name + ".db")) {
+    remove();
+  }
+  ~TempStore() { remove(); }
+  TempStore(const TempStore&) = delete;
+  TempStore& operator=(const TempStore&) = delete;
+  void remove() const {
+    for (const char* s : {"", "-wal", "-shm"}) fs::remove(path_.string() + s);
+  }
+  // `tuner` on `target` into this store (resumed if it holds the session), 2 build jobs.
+  TuneSummary tune(const Target& target, const std::string& tuner, uint64_t seed, int64_t trials,
+                   int64_t batch, std::map<std::string, std::string> params) const {
+    RecordStore store(path_.string());
+    TuneOptions o;
+    o.tuner = tuner;
+    o.seed = seed;
+    o.trials = trials;
+    o.batch = batch;
+    o.jobs = 2;
+    o.params = std::move(params);
+    return Tuner(target, store, o).run();
+  }
+
+ private:
+  fs::path path_;
+};
+
 TuneSummary tune_on(const Target& target, const std::string& tuner, uint64_t seed, int64_t trials,
                     std::map<std::string, std::string> params) {
-  const fs::path db =
-      fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-" + tuner + "-" +
-                                   std::to_string(seed) + ".db");
-  // Removed before and after, also when the tuner throws (a bad parameter).
-  struct Removed {
-    explicit Removed(fs::path p) : path(std::move(p)) { remove(); }
-    ~Removed() { remove(); }
-    void remove() const {
-      for (const char* s : {"", "-wal", "-shm"}) fs::remove(path.string() + s);
-    }
-    fs::path path;
-  } removed(db);
-  RecordStore store(db.string());
-  TuneOptions o;
-  o.tuner = tuner;
-  o.seed = seed;
-  o.trials = trials;
-  o.batch = 32;
-  o.jobs = 2;
-  o.params = std::move(params);
-  return Tuner(target, store, o).run();
+  const TempStore store(tuner + "-" + std::to_string(seed));
+  return store.tune(target, tuner, seed, trials, 32, std::move(params));
 }
 
 TuneSummary tune(const std::string& tuner, uint64_t seed, int64_t trials,
@@ -330,27 +344,13 @@ struct StoredThenResumed {
 StoredThenResumed ml2_stored_then_resumed(const Target& target, const std::string& name,
                                           const std::map<std::string, std::string>& params,
                                           int64_t trials, int64_t more) {
-  const fs::path db =
-      fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-" + name + ".db");
-  auto clean = [&] {
-    for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
-  };
-  clean();
+  const TempStore store(name);
   auto run = [&](int64_t budget, int64_t batch) {
-    RecordStore store(db.string());
-    TuneOptions o;
-    o.tuner = "ml2";
-    o.seed = 3;
-    o.trials = budget;
-    o.batch = batch;
-    o.jobs = 2;
-    o.params = params;
-    return Tuner(target, store, o).run();
+    return store.tune(target, "ml2", 3, budget, batch, params);
   };
   StoredThenResumed r{run(trials, 32), run(trials, 16), run(more, 16)};
   EXPECT_EQ(r.again.replayed_rounds, 0);
   EXPECT_EQ(r.further.replayed_rounds, 0);
-  clean();
   return r;
 }
 
@@ -813,21 +813,11 @@ TEST(ModelStrategies, Ml2RunsEachProgramOnceAndStopsWhenNoNewProgramIsLeft) {
   // program once and then stop (every configuration is built, none compiles to a new program);
   // with dedup=none they spend the budget on configurations that repeat a program.
   AliasTarget target;
-  const fs::path db =
-      fs::temp_directory_path() / ("ml2-strategy-" + std::to_string(getpid()) + "-alias.db");
+  const TempStore store("alias");
   auto run = [&](const char* tuner, const char* dedup, int64_t trials = 64, bool fresh = true) {
-    if (fresh) {
-      for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
-    }
-    RecordStore store(db.string());
-    TuneOptions o;
-    o.tuner = tuner;
-    o.seed = 4;
-    o.trials = trials;
-    o.batch = 8;
-    o.jobs = 2;
-    o.params = {{"n", "8"}, {"rounds", "20"}, {"dedup", dedup}};
-    return Tuner(target, store, o).run();
+    if (fresh) store.remove();
+    return store.tune(target, tuner, 4, trials, 8,
+                      {{"n", "8"}, {"rounds", "20"}, {"dedup", dedup}});
   };
   for (const char* tuner : {"ml2", "p", "pv", "pa"}) {
     const TuneSummary s = run(tuner, "program");
@@ -847,7 +837,6 @@ TEST(ModelStrategies, Ml2RunsEachProgramOnceAndStopsWhenNoNewProgramIsLeft) {
   const TuneSummary resumed = run("ml2", "program", 64, false);
   EXPECT_EQ(resumed.resumed_trials, 8);
   EXPECT_EQ(resumed.trials, 16);
-  for (const char* s : {"", "-wal", "-shm"}) fs::remove(db.string() + s);
 }
 
 TEST(ModelStrategies, AblationsAndGaRun) {
