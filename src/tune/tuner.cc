@@ -199,6 +199,17 @@ std::vector<Outcome> outcomes_of(const std::vector<Record>& records) {
   return outcomes;
 }
 
+// A round's proposal, as the tuning loop and the replay both ask for it: `left` trials remain in
+// the budget, at most `batch` are asked for; a strategy must not propose what was measured (the
+// loop enforces it), and a committed proposal is cut to the budget.
+Proposal ask_round(Strategy& strategy, size_t left, int64_t batch,
+                   const std::unordered_set<uint64_t>& measured) {
+  Proposal proposal = strategy.ask(std::min(left, static_cast<size_t>(batch)));
+  std::erase_if(proposal.configs, [&](uint64_t i) { return measured.count(i) != 0; });
+  if (proposal.committed && proposal.configs.size() > left) proposal.configs.resize(left);
+  return proposal;
+}
+
 // The trials of a round: every proposed configuration for a committed proposal (a failed build
 // consumes its trial, as in AutoTVM), else those the strategy chooses among the successful builds.
 std::vector<size_t> trials_of(Strategy& strategy, bool committed,
@@ -268,9 +279,7 @@ int64_t replay(Strategy& strategy, const StoredRounds& stored, int64_t budget, i
   for (const auto& [number, held] : stored.by_round) {
     if (replayed == max_rounds || number != replayed + 1 || trials >= budget) return replayed;
     const auto left = static_cast<size_t>(budget - trials);
-    Proposal proposal = strategy.ask(std::min(left, static_cast<size_t>(batch)));
-    std::erase_if(proposal.configs, [&](uint64_t i) { return measured.count(i) != 0; });
-    if (proposal.committed && proposal.configs.size() > left) proposal.configs.resize(left);
+    const Proposal proposal = ask_round(strategy, left, batch, measured);
 
     // The round's records as they are now, and as they were when its builds were done.
     Round round;
@@ -427,10 +436,7 @@ TuneSummary Tuner::run() {
     } else {
       const auto left = static_cast<size_t>(options_.trials - progress.trials);
       Proposal proposal;
-      timed([&] { proposal = strategy->ask(std::min(left, static_cast<size_t>(options_.batch))); });
-      // A strategy must not propose what was measured; the loop enforces it.
-      std::erase_if(proposal.configs, [&](uint64_t i) { return measured.count(i) != 0; });
-      if (proposal.committed && proposal.configs.size() > left) proposal.configs.resize(left);
+      timed([&] { proposal = ask_round(*strategy, left, options_.batch, measured); });
       if (proposal.configs.empty()) break;
       ++round;
 
