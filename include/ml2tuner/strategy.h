@@ -81,6 +81,10 @@ struct StrategyParam {
   std::vector<std::string> tuners;
 };
 const std::vector<StrategyParam>& strategy_params();
+// A parameter's value in the one form that compares equal when the tuner would read the same
+// setting: a number in its shortest form ("7.0" and "7" give "7", "1e-1" gives "0.1"), a named
+// choice (or a value that does not parse, or an undeclared name) as given.
+std::string canonical_param_value(const std::string& name, const std::string& value);
 
 // Built-in strategies by name: random, grid, xgb (AutoTVM's XGBTuner), ga (AutoTVM's GATuner),
 // ml2 (ML²Tuner) and its ablations p, pv, pa. Throws std::invalid_argument for an unknown name

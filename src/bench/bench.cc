@@ -117,7 +117,7 @@ std::map<std::string, std::string> params_for(const std::string& tuner, const Be
     auto it = o.params.find(p.name);
     if (it != o.params.end() &&
         std::find(p.tuners.begin(), p.tuners.end(), tuner) != p.tuners.end()) {
-      out[p.name] = it->second;
+      out[p.name] = canonical_param_value(p.name, it->second);
     }
   }
   return out;
@@ -143,6 +143,12 @@ void check_settings(const Run& r, const BenchOptions& o) {
   } catch (const json::exception&) {
     throw std::invalid_argument("--out " + o.out + ": " + (where / "settings.json").string() +
                                 " is not valid JSON; remove that run's folder to run it again");
+  }
+  // Parameters compare in their canonical form (a folder made with --set alpha=2.0 is alpha=2's).
+  if (held.contains("params") && held["params"].is_object()) {
+    for (auto& [name, value] : held["params"].items()) {
+      if (value.is_string()) value = canonical_param_value(name, value.get<std::string>());
+    }
   }
   if (held == r.settings) return;
   std::string differences;

@@ -1,9 +1,12 @@
 #include "strategy/params.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+
+#include "ml2tuner/strategy.h"
 
 namespace ml2 {
 namespace {
@@ -339,8 +342,27 @@ Params::Params(const std::string& tuner, const std::map<std::string, std::string
                                     value);
       }
     }
-    values_[s.name] = value;
+    values_[s.name] = canonical_param_value(s.name, value);  // "1e1" is read as 10
   }
+}
+
+std::string canonical_param_value(const std::string& name, const std::string& value) {
+  const auto& specs = param_specs();
+  auto it =
+      std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == name; });
+  if (it == specs.end() || !it->choices.empty()) return value;
+  double x = 0;
+  size_t used = 0;
+  try {
+    x = std::stod(value, &used);  // as Params reads it
+  } catch (const std::exception&) {
+    return value;
+  }
+  if (used != value.size() || !std::isfinite(x)) return value;
+  if (x == 0) x = 0;  // -0 and 0 read the same
+  char text[32];
+  auto out = std::to_chars(text, text + sizeof text, x);
+  return std::string(text, out.ptr);
 }
 
 double Params::number(const std::string& name) const { return std::stod(text(name)); }

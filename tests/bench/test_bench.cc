@@ -233,6 +233,31 @@ TEST_F(Bench, RefusesRunFoldersMadeWithOtherSettings) {
   EXPECT_EQ(json::parse(std::ifstream(xgb_summary)).dump(), xgb_before);
 }
 
+TEST_F(Bench, ComparesParametersByTheirValueNotTheirSpelling) {
+  // --set n=8.0 is n=8 to the tuner, so a folder made with either is the other's; one made by a
+  // writer that kept the spelling (settings.json with "8.0") is taken too. n=16 is refused.
+  BenchOptions o = options_;
+  o.tuners = {"xgb", "ml2"};
+  o.seeds = 1;
+  o.trials = 48;
+  o.params = {{"n", "8"}};
+  const json first = run_bench(o);
+  const fs::path settings =
+      dir_ / "out" / "runs" / "spaces" / "bowl" / "ml2" / "seed1" / "settings.json";
+  EXPECT_EQ(json::parse(std::ifstream(settings))["params"], json({{"n", "8"}}));
+  BenchOptions spelled = o;
+  spelled.params = {{"n", "8.0"}};
+  EXPECT_EQ(run_bench(spelled)["overall"]["ml2"]["samples_to_equal"],
+            first["overall"]["ml2"]["samples_to_equal"]);
+  json held = json::parse(std::ifstream(settings));
+  held["params"]["n"] = "8.0";
+  std::ofstream(settings) << held.dump();
+  EXPECT_NO_THROW(run_bench(o));
+  BenchOptions other = o;
+  other.params = {{"n", "16"}};
+  EXPECT_THROW(run_bench(other), std::invalid_argument);
+}
+
 TEST_F(Bench, NamesTheRunsItResumedWithoutReplayingThem) {
   // An interrupted run whose store its tuner cannot replay (here: rounds renumbered, as a store
   // of another version could be) goes on from the stored rounds; results.json and results.md say

@@ -40,6 +40,23 @@ TEST(StrategyParams, DeclaredOnceAndChecked) {
   EXPECT_DOUBLE_EQ(Params("pv", {{"validity_threshold", "0.1"}}).number("validity_threshold"), 0.1);
 }
 
+TEST(StrategyParams, CanonicalValueComparesTheSettingNotItsSpelling) {
+  EXPECT_EQ(canonical_param_value("n", "8"), "8");
+  EXPECT_EQ(canonical_param_value("n", "8.0"), "8");
+  EXPECT_EQ(canonical_param_value("n", "+8"), "8");
+  EXPECT_EQ(canonical_param_value("validity_threshold", "1e-1"), "0.1");
+  EXPECT_EQ(canonical_param_value("validity_threshold", "0.10"), "0.1");
+  EXPECT_EQ(canonical_param_value("alpha", "-0"), "0");
+  // Named choices, values that do not parse and undeclared names stay as given.
+  EXPECT_EQ(canonical_param_value("label", "rank"), "rank");
+  EXPECT_EQ(canonical_param_value("n", "eight"), "eight");
+  EXPECT_EQ(canonical_param_value("n", "8x"), "8x");
+  EXPECT_EQ(canonical_param_value("nonsense", "1.0"), "1.0");
+  // Both spellings are the same setting to the tuner.
+  EXPECT_EQ(Params("ml2", {{"n", "8.0"}}).integer("n"), 8);
+  EXPECT_EQ(Params("ml2", {{"n", "1e1"}}).integer("n"), 10);  // not the 1 that "1e1" starts with
+}
+
 TEST(XgbPlan, EpsilonGreedyTail) {
   // A plan of 64 with epsilon 5 %: positions 0..60 follow the plan, 61..63 are random.
   for (size_t pt = 0; pt < 61; ++pt) EXPECT_FALSE(xgb_takes_random(pt, 64, 64, 0.05)) << pt;
