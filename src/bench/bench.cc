@@ -30,6 +30,7 @@
 #include "ml2tuner/strategy.h"
 #include "ml2tuner/target.h"
 #include "ml2tuner/tuner.h"
+#include "util/file_lock.h"
 
 namespace ml2 {
 namespace {
@@ -162,6 +163,29 @@ void check_settings(const Run& r, const BenchOptions& o) {
                               " was made with other settings (" + differences +
                               "); give another --out, or the settings it was made with");
 }
+
+// A bench holds its --out for as long as it runs: a second bench into the same folder would run the
+// same runs at once (their stores are locked, so those runs would fail one by one) and write
+// results.json from half-finished runs. The runs it forks keep the lock while they live.
+class OutLock {
+ public:
+  explicit OutLock(const BenchOptions& o) {
+    if (try_lock_byte((fs::path(o.out) / "bench.lock").string(), 0, /*create=*/true, &fd_) ==
+        LockState::kBusy) {
+      throw std::invalid_argument("--out " + o.out +
+                                  " is in use by another bench (another ml2tuner process); wait "
+                                  "for it to end, or give another --out");
+    }
+  }
+  ~OutLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  OutLock(const OutLock&) = delete;
+  OutLock& operator=(const OutLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 // One run, in the calling process: tune, then write the summary atomically.
 void run_one(const Run& r) {
@@ -569,6 +593,7 @@ json run_bench(const BenchOptions& o) {
                                 (ec ? ec.message() : std::strerror(errno)) +
                                 "); give a directory that can be written");
   }
+  const OutLock lock(o);
   for (const Run& r : runs) check_settings(r, o);
   run_all(runs, o);
   json result = aggregate(tasks, runs, o);

@@ -30,6 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/file_lock.h"
 #include "util/fork_closed.h"
 
 namespace ml2 {
@@ -215,27 +216,20 @@ struct RecordStore::Impl {
   // affected; the kernel drops it when the process dies, so a kill leaves nothing to clean up.
   void hold_session() {
     if (session_lock >= 0) return;
-    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-      throw std::runtime_error("record store " + path +
-                               ": cannot open it to lock it: " + std::strerror(errno));
+    int fd = -1;
+    LockState state;
+    try {
+      state = try_lock_byte(path, kSessionLockByte, /*create=*/false, &fd);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("record store " + std::string(e.what()));
     }
-    struct flock lock {};
-    lock.l_type = F_WRLCK;
-    lock.l_whence = SEEK_SET;
-    lock.l_start = kSessionLockByte;
-    lock.l_len = 1;
-    if (fcntl(fd, F_OFD_SETLK, &lock) != 0) {
-      const int err = errno;
-      close(fd);
-      if (err == EAGAIN || err == EACCES) {
-        throw std::runtime_error("store " + path +
-                                 " is being written by another session (another ml2tuner process, "
-                                 "or another open handle); wait for it to end, or pass another "
-                                 "--db");
-      }
-      return;  // a file system without these locks: tuning goes on, unguarded as before
+    if (state == LockState::kBusy) {
+      throw std::runtime_error("store " + path +
+                               " is being written by another session (another ml2tuner process, "
+                               "or another open handle); wait for it to end, or pass another "
+                               "--db");
     }
+    if (state == LockState::kUnsupported) return;  // tuning goes on, unguarded as before
     close_in_forked_workers(fd);
     session_lock = fd;
   }

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "ml2tuner/record_store.h"
+#include "util/file_lock.h"
 
 namespace ml2 {
 namespace {
@@ -256,6 +257,36 @@ TEST_F(Bench, ComparesParametersByTheirValueNotTheirSpelling) {
   BenchOptions other = o;
   other.params = {{"n", "16"}};
   EXPECT_THROW(run_bench(other), std::invalid_argument);
+}
+
+TEST_F(Bench, OneBenchAtATimeWritesAnOutFolder) {
+  // While another bench holds --out (here: its lock taken by another open file, as another
+  // process would), a bench into it is refused before it runs anything; once that one ends, it
+  // runs.
+  BenchOptions o = options_;
+  o.tuners = {"xgb"};
+  o.seeds = 1;
+  o.trials = 16;
+  fs::create_directories(o.out);
+  int held = -1;
+  ASSERT_EQ(try_lock_byte((fs::path(o.out) / "bench.lock").string(), 0, true, &held),
+            LockState::kHeld);
+  try {
+    run_bench(o);
+    ADD_FAILURE() << "a bench ran into an --out that another bench holds";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(" is in use by another bench (another ml2tuner process); "
+                                         "wait for it to end, or give another --out"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(fs::path(o.out) / "runs"));
+  close(held);
+  EXPECT_EQ(run_bench(o)["overall"]["xgb"]["runs"], 1);
+  // And the bench released it: the lock can be taken again.
+  ASSERT_EQ(try_lock_byte((fs::path(o.out) / "bench.lock").string(), 0, true, &held),
+            LockState::kHeld);
+  close(held);
 }
 
 TEST_F(Bench, NamesTheRunsItResumedWithoutReplayingThem) {
