@@ -152,6 +152,19 @@ int run_space(const TargetArgs& a) {
   return 0;
 }
 
+// --set NAME=VALUE options into tuner parameters (a dash in NAME reads as an underscore).
+void add_sets(const std::vector<std::string>& sets, std::map<std::string, std::string>& params) {
+  for (const std::string& set : sets) {
+    const size_t eq = set.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw UsageError("--set " + set + ": expected NAME=VALUE, e.g. --set label=throughput");
+    }
+    std::string name = set.substr(0, eq);
+    std::replace(name.begin(), name.end(), '-', '_');
+    params[name] = set.substr(eq + 1);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -191,6 +204,10 @@ int main(int argc, char** argv) {
         p.description + " [default " + p.default_value + "; tuners: " + join(p.tuners) + "]");
     param_options.emplace_back(p.name, o);
   }
+  std::vector<std::string> tune_sets;
+  t->add_option(
+      "--set", tune_sets,
+      "a tuner parameter NAME=VALUE (repeatable), as in bench: --set alpha=2 is --alpha 2");
   t->add_flag("--quiet", tune.quiet, "no progress line");
 
   std::string best_db;
@@ -271,6 +288,18 @@ int main(int argc, char** argv) {
       for (const auto& [name, option] : param_options) {
         if (option->count() > 0) tune.options.params[name] = param_text[name];
       }
+      const std::map<std::string, std::string> flags = tune.options.params;
+      add_sets(tune_sets, tune.options.params);
+      for (const auto& [name, value] : flags) {
+        if (canonical_param_value(name, tune.options.params.at(name)) !=
+            canonical_param_value(name, value)) {
+          std::string flag = name;
+          std::replace(flag.begin(), flag.end(), '_', '-');
+          throw UsageError("parameter " + name + " is given twice (--" + flag + " " + value +
+                           " and --set " + name + "=" + tune.options.params.at(name) +
+                           "); give it once");
+        }
+      }
       return run_tune(tune);
     }
     if (b->parsed()) return run_best(best_db, best_json);
@@ -295,15 +324,7 @@ int main(int argc, char** argv) {
     }
     if (sp->parsed()) return run_space(space_args);
     if (bn->parsed()) {
-      for (const std::string& set : bench_sets) {
-        const size_t eq = set.find('=');
-        if (eq == std::string::npos || eq == 0) {
-          throw UsageError("--set " + set + ": expected NAME=VALUE, e.g. --set label=throughput");
-        }
-        std::string name = set.substr(0, eq);
-        std::replace(name.begin(), name.end(), '-', '_');
-        bench.params[name] = set.substr(eq + 1);
-      }
+      add_sets(bench_sets, bench.params);
       run_bench(bench);
       std::cout << (std::filesystem::path(bench.out) / "results.md").string() << "\n";
       return 0;

@@ -239,6 +239,33 @@ TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
   EXPECT_NE(cli("best --db " + file("missing.db")).status, 0);
 }
 
+TEST_F(Cli, TuneTakesTunerParametersAsSetOrAsOptions) {
+  // --set NAME=VALUE, as bench takes it, is the option --NAME VALUE; a parameter given both ways
+  // with two values is refused.
+  const std::string base = "tune --target replay --space " + kConv3090 +
+                           " --tuner xgb --trials 80 --batch 32 --quiet --summary ";
+  auto history = [&](const std::string& args) {
+    const std::string summary = file("s.json");
+    fs::remove(summary);
+    const Result r = cli(base + summary + " " + args);
+    EXPECT_EQ(r.status, 0) << args << " -> " << r.err;
+    return fs::exists(summary) ? read_json(summary)["history"] : json();
+  };
+  const json option = history("--plan-size 32");
+  ASSERT_EQ(option.size(), 80u);
+  EXPECT_EQ(history("--set plan_size=32"), option);
+  EXPECT_EQ(history("--set plan-size=32.0 --plan-size 32"), option);  // the same value twice
+  EXPECT_NE(history(""), option);                                     // plans of 64
+  const Result twice = cli(base + file("s.json") + " --set plan_size=32 --plan-size 16");
+  EXPECT_EQ(twice.status, 2);
+  EXPECT_NE(twice.err.find("parameter plan_size is given twice (--plan-size 16 and --set "
+                           "plan_size=32); give it once"),
+            std::string::npos)
+      << twice.err;
+  const Result bad = cli(base + file("s.json") + " --set plan_size");
+  EXPECT_NE(bad.err.find("--set plan_size: expected NAME=VALUE"), std::string::npos) << bad.err;
+}
+
 TEST_F(Cli, CompareTwoBenchesRunByRunAndRefusesWhatIsNotABench) {
   auto bench = [&](const std::string& name, double ml2_seed1) {
     json r = {{"tasks", json::object()}};
