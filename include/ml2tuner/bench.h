@@ -46,9 +46,10 @@ struct BenchOptions {
   std::map<std::string, std::string> params;
 };
 
-// Runs what is missing under options.out, then writes results.json and results.md there and
-// returns results.json's content. Throws std::invalid_argument for bad options (unknown tuner,
-// empty glob, no xgb among the tuners...).
+// Runs what is missing under options.out, then writes results.json, results.md and plots/ (SVG:
+// overall.svg, the share of runs that have reached xgb's final best by each trial, and one
+// convergence chart per task) there and returns results.json's content. Throws
+// std::invalid_argument for bad options (unknown tuner, empty glob, no xgb among the tuners...).
 nlohmann::json run_bench(const BenchOptions& options);
 
 // Two benches' results.json compared run by run: for each tuner (default: every one both hold

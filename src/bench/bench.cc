@@ -25,6 +25,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bench/plots.h"
 #include "bench/stats.h"
 #include "ml2tuner/record_store.h"
 #include "ml2tuner/strategy.h"
@@ -349,13 +350,19 @@ void add_spread(json& mean, const std::vector<json>& rows, const std::string& ke
   if (n >= 2) mean[key + "_se"] = bench_stats::standard_error(v);
 }
 
-json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
-               const BenchOptions& o) {
-  std::map<std::tuple<std::string, std::string, int>, json> summary;
+using Summaries = std::map<std::tuple<std::string, std::string, int>, json>;
+
+Summaries read_summaries(const std::vector<Run>& runs) {
+  Summaries summary;
   for (const Run& r : runs) {
     std::ifstream in(r.summary());
     summary[{r.task->key, r.tuner, r.seed}] = json::parse(in);
   }
+  return summary;
+}
+
+json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
+               const Summaries& summary, const BenchOptions& o) {
   json result;
   result["config"] = {{"suite", o.suite},   {"template", o.tmpl}, {"hw", o.hw},
                       {"tuners", o.tuners}, {"trials", o.trials}, {"seeds", o.seeds},
@@ -465,6 +472,89 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
   return result;
 }
 
+// The file name of a task's plot: its key with '/' made '_' (convolution/RTX_3090 ->
+// convolution_RTX_3090.svg).
+std::string plot_name(const std::string& task) {
+  std::string name = task;
+  std::replace(name.begin(), name.end(), '/', '_');
+  return name + ".svg";
+}
+
+// plots/overall.svg: the share of runs that have reached xgb's final best (same task and seed) by
+// each trial, per tuner: samples to equal as a picture. plots/<task>.svg: per tuner, the median
+// over the seeds of the best latency so far relative to the space's optimum (or, where it is not
+// known, the best any run reached), with the band between the quartiles.
+void write_plots(const std::vector<Task>& tasks, const Summaries& summary, const json& result,
+                 const BenchOptions& o) {
+  namespace bp = bench_plots;
+  const fs::path dir = fs::path(o.out) / "plots";
+  fs::create_directories(dir);
+  int64_t longest = 1;
+  for (const auto& [key, s] : summary) longest = std::max(longest, s["trials"].get<int64_t>());
+  bp::Chart overall{"Runs that have reached xgb's final best (same task and seed)",
+                    "trial",
+                    "share of runs",
+                    0,
+                    1,
+                    true,
+                    {}};
+  for (const std::string& tuner : o.tuners) {
+    std::vector<int64_t> first;
+    for (const Task& t : tasks) {
+      for (const auto& [seed, m] : result["tasks"][t.key][tuner]["seeds"].items()) {
+        first.push_back(m.value("equal_trial", json()).is_number() ? m["equal_trial"].get<int64_t>()
+                                                                   : 0);
+      }
+    }
+    overall.series.push_back({tuner, bp::share_reached(first, longest), {}, {}});
+  }
+  write_file(dir / "overall.svg", bp::svg(overall));
+  for (const Task& t : tasks) {
+    double reference = INFINITY;
+    bool optimum = false;
+    for (const std::string& tuner : o.tuners) {
+      for (const auto& [seed, m] : result["tasks"][t.key][tuner]["seeds"].items()) {
+        if (m.contains("optimum_ms")) {
+          reference = m["optimum_ms"].get<double>();
+          optimum = true;
+        } else if (!optimum && m["best_latency_ms"].is_number()) {
+          reference = std::min(reference, m["best_latency_ms"].get<double>());
+        }
+      }
+    }
+    if (!std::isfinite(reference)) continue;  // no run of this task measured anything
+    bp::Chart chart{t.key + ": best so far, median over " + std::to_string(o.seeds) +
+                        " seeds (band: quartiles)",
+                    "trial",
+                    optimum ? "best latency / optimum" : "best latency / best of all runs",
+                    1,
+                    1,
+                    false,
+                    {}};
+    for (const std::string& tuner : o.tuners) {
+      std::vector<std::vector<double>> curves;
+      int64_t budget = 1;
+      for (int seed = 1; seed <= o.seeds; ++seed) {
+        const json& s = summary.at({t.key, tuner, seed});
+        budget = s["trials"].get<int64_t>();
+        curves.push_back(bp::running_best(s["history"], budget));
+        for (double& v : curves.back()) v /= reference;
+      }
+      bp::Series series{tuner, bp::quantile_by_trial(curves, 0.5),
+                        bp::quantile_by_trial(curves, 0.25), bp::quantile_by_trial(curves, 0.75)};
+      // The y axis ends where the medians are a little way into the runs, so that the end game,
+      // where the tuners differ, is not flattened by the first random trials.
+      const size_t early = static_cast<size_t>(std::clamp<int64_t>(budget / 100, 8, budget));
+      if (early <= series.y.size() && std::isfinite(series.y[early - 1])) {
+        chart.y_max = std::max(chart.y_max, series.y[early - 1]);
+      }
+      chart.series.push_back(std::move(series));
+    }
+    chart.y_max = chart.y_max > 1 ? std::min(chart.y_max, 4.0) : 2.0;
+    write_file(dir / plot_name(t.key), bp::svg(chart));
+  }
+}
+
 std::string cell(const json& m, const char* key, const char* fmt) {
   if (!m.contains(key) || !m[key].is_number()) return "–";
   char buf[64];
@@ -520,6 +610,7 @@ std::string markdown(const json& r, const BenchOptions& o, const std::vector<Tas
         "virtual time to equal: the same in virtual time (builds included). ± s.e.: the "
         "standard error of the mean over the runs; median: of the runs' samples to equal. "
         "`ml2tuner compare` pairs two benches' runs.\n\n"
+        "![Runs that have reached xgb's final best, by trial](plots/overall.svg)\n\n"
         "## Per task\n\n"
      << "| task | tuner | best latency | gap to optimum | samples to equal | invalid (build / run) "
         "| builds |\n|---|---|---|---|---|---|---|\n";
@@ -532,6 +623,13 @@ std::string markdown(const json& r, const BenchOptions& o, const std::vector<Tas
          << cell(m, "gap_to_optimum", "%.4f") << " | " << cell(m, "samples_to_equal", "%.1f %%")
          << " | " << cell(m, "build_failures_in_trials", "%.1f") << " / "
          << cell(m, "run_failures", "%.1f") << " | " << cell(m, "builds", "%.0f") << " |\n";
+    }
+  }
+  md << "\n## Convergence per task\n\nThe best latency so far, median over the seeds, with the "
+        "band between the quartiles.\n\n";
+  for (const Task& t : tasks) {
+    if (fs::exists(fs::path(o.out) / "plots" / plot_name(t.key))) {
+      md << "![" << t.key << "](plots/" << plot_name(t.key) << ")\n";
     }
   }
   return md.str();
@@ -596,7 +694,9 @@ json run_bench(const BenchOptions& o) {
   const OutLock lock(o);
   for (const Run& r : runs) check_settings(r, o);
   run_all(runs, o);
-  json result = aggregate(tasks, runs, o);
+  const Summaries summaries = read_summaries(runs);
+  json result = aggregate(tasks, runs, summaries, o);
+  write_plots(tasks, summaries, result, o);
   // Percentages read more easily in the tables.
   auto percent = [](json& m) {
     for (const char* k : {"samples_to_equal", "samples_to_1pct", "time_to_equal",

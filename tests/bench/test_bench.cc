@@ -48,6 +48,11 @@ std::string write_cache(const fs::path& dir) {
   return p.string();
 }
 
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 class Bench : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -132,6 +137,27 @@ TEST_F(Bench, ComputesThePapersMetricsAndResumes) {
   const json again = run_bench(options_);
   EXPECT_EQ(fs::last_write_time(summary), stamp);
   EXPECT_EQ(again, r);
+}
+
+TEST_F(Bench, DrawsSamplesToEqualAndEachTasksConvergence) {
+  const json r = run_bench(options_);
+  const fs::path plots = dir_ / "out" / "plots";
+  const std::string overall = read_text(plots / "overall.svg");
+  const std::string task = read_text(plots / "spaces_bowl.svg");
+  // One curve per tuner. In the overall picture xgb's ends at 100 %: every run reaches its own
+  // best.
+  for (const std::string& svg : {overall, task}) {
+    EXPECT_NE(svg.find("data-series=\"xgb\""), std::string::npos);
+    EXPECT_NE(svg.find("data-series=\"ml2\""), std::string::npos);
+  }
+  const std::string key = "data-series=\"xgb\" points=\"";
+  const size_t from = overall.find(key) + key.size();
+  const std::string points = overall.substr(from, overall.find('"', from) - from);
+  EXPECT_EQ(points.substr(points.rfind(',')), ",36.0") << points;     // the top of the axis: 100 %
+  EXPECT_NE(task.find("best latency / optimum"), std::string::npos);  // a recorded space's
+  const std::string md = read_text(dir_ / "out" / "results.md");
+  EXPECT_NE(md.find("](plots/overall.svg)"), std::string::npos);
+  EXPECT_NE(md.find("![spaces/bowl](plots/spaces_bowl.svg)"), std::string::npos);
 }
 
 TEST_F(Bench, RefusesBadOptions) {
