@@ -268,11 +268,19 @@ Recording load_kernel_tuner(const std::string& path, const json& root) {
       }
       // The recorded mean is kept exactly; the other statistics come from `times`.
       const double mean = time->get<double>();
+      if (!(mean > 0 && std::isfinite(mean))) {
+        fail(path, "cache entry '" + key + "': time " + time->dump() +
+                       " is not a positive number of milliseconds");
+      }
       samples.clear();
       auto times = entry.find("times");
       if (times != entry.end() && times->is_array()) {
         for (const json& t : *times) {
           if (!t.is_number()) {
+            samples.clear();
+            break;
+          }
+          if (!(t.get<double>() > 0)) {  // a sample that is no time: keep the mean alone
             samples.clear();
             break;
           }
@@ -428,6 +436,10 @@ Recording load_ktt(const std::string& path, const json& root) {
                 unit_s;
 
     if (status == "Ok") {
+      if (!(duration > 0 && std::isfinite(duration))) {
+        fail(path, "result " + std::to_string(i) + " is Ok with a duration of " +
+                       std::to_string(duration) + ", not a positive time");
+      }
       out.latency.mean_ms = out.latency.min_ms = out.latency.max_ms = duration * unit_ms;
       out.latency.repeats = 1;
     } else if (status == "ComputationFailed") {

@@ -501,7 +501,14 @@ TuneSummary Tuner::run() {
         r.stage = Stage::kRun;
         r.status = res.status;
         r.message = std::move(res.message);
-        if (res.status == Status::kOk) r.latency = res.latency;
+        if (res.status == Status::kOk &&
+            !(res.latency.mean_ms > 0 && std::isfinite(res.latency.mean_ms))) {
+          // A broken timer is the target's failure, not a configuration infinitely fast.
+          r.status = Status::kRuntimeError;
+          r.message = "the target reported a latency of " + std::to_string(res.latency.mean_ms) +
+                      " ms, not a positive time";
+        }
+        if (r.status == Status::kOk) r.latency = res.latency;
         r.run_time_s = res.wall_s;
         r.virtual_run_s = res.virtual_s;
         r.timestamp = utc_timestamp();

@@ -537,6 +537,32 @@ TEST(ReplayBadInput, UnknownFailureMarkerAndMissingTime) {
   expect_one_line_error(g.path(), "time");
 }
 
+TEST(ReplayBadInput, ATimeThatIsNoTime) {
+  // A recorded time of zero or below is no measurement: the file is refused (the models would
+  // learn from it, and it would be the space's optimum).
+  TempFile f("negative.json", synthetic_cache(R"("1,x": {"a": 1, "b": "x", "time": -1.5})"));
+  expect_one_line_error(f.path(), "cache entry '1,x': time -1.5 is not a positive number");
+  TempFile g("zero.json", synthetic_cache(R"("1,x": {"a": 1, "b": "x", "time": 0})"));
+  expect_one_line_error(g.path(), "time 0 is not a positive number of milliseconds");
+  // Repeats that are no time leave the recorded mean alone.
+  TempFile h("times.json",
+             synthetic_cache(R"("1,x": {"a": 1, "b": "x", "time": 2.0, "times": [2.0, -1.0]})"));
+  auto t = make_replay_target(h.path());
+  const RunResult r = t->run(t->build(t->space().at(0)).artifact);
+  EXPECT_EQ(r.status, Status::kOk);
+  EXPECT_DOUBLE_EQ(r.latency.mean_ms, 2.0);
+  EXPECT_DOUBLE_EQ(r.latency.min_ms, 2.0);
+  // KTT: a result Ok with no duration.
+  json doc = {{"Metadata", {{"Device", "dev"}, {"TimeUnit", "Milliseconds"}}},
+              {"Results",
+               {{{"Configuration", {{{"Name", "X"}, {"Value", 1}}}},
+                 {"KernelName", "k"},
+                 {"Status", "Ok"},
+                 {"ComputationResults", {{{"Duration", 0.0}}}}}}}};
+  TempFile k("ktt_zero.json", doc.dump());
+  expect_one_line_error(k.path(), "result 0 is Ok with a duration of 0");
+}
+
 // ----------------------------------------------------------------------------------------------
 // Registry
 

@@ -375,6 +375,46 @@ TEST(Tuner, CrashingAbortingHangingAndHoggingRunsAreRecordedWhileTuningGoesOn) {
   EXPECT_DOUBLE_EQ(*s.best_latency_ms, 1.0);
 }
 
+// A target whose timer breaks for some programs: a latency of 0, NaN or below zero.
+class BrokenTimerTarget : public SyntheticTarget {
+ public:
+  RunResult run(const std::string& artifact) const override {
+    RunResult r = SyntheticTarget::run(artifact);
+    const int64_t x = std::atoll(artifact.c_str());
+    if (x == 3) r.latency.mean_ms = 0;
+    if (x == 4) r.latency.mean_ms = std::nan("");
+    if (x == 5) r.latency.mean_ms = -1;
+    return r;
+  }
+};
+
+TEST(Tuner, ALatencyThatIsNoTimeIsARecordedFailureNotABestConfiguration) {
+  // The model-based tuners learn from latencies: one of 0, NaN or below zero must not reach them
+  // (ml2's ModelP refused it and the tuner stopped) nor become the best.
+  BrokenTimerTarget target;
+  for (const char* tuner : {"grid", "ml2"}) {
+    TempDir dir;
+    RecordStore store(dir.file("t.db"));
+    TuneSummary s = Tuner(target, store, options(200, tuner)).run();
+    // grid runs the whole space; ml2's gate keeps the 20 compile errors off it once it has
+    // seen a few, so it runs out of configurations to try before its budget.
+    EXPECT_GE(s.trials, 180) << tuner;
+    EXPECT_DOUBLE_EQ(*s.best_latency_ms, 1.0) << tuner;
+    size_t broken = 0;
+    for (const Record& r : store.records()) {
+      const int64_t x = static_cast<int64_t>(r.config_index / 4);
+      if (r.stage != Stage::kRun || x < 3 || x > 5) continue;
+      ++broken;
+      EXPECT_EQ(r.status, Status::kRuntimeError) << tuner << " x=" << x;
+      EXPECT_FALSE(r.latency.has_value());
+      EXPECT_NE(r.message.find("the target reported a latency of "), std::string::npos)
+          << r.message;
+    }
+    EXPECT_GE(broken, 1u) << tuner;
+    if (std::string(tuner) == "grid") EXPECT_EQ(broken, 12u);  // x = 3, 4, 5 with y = 0..3
+  }
+}
+
 TEST(Tuner, SigkillLosesNothingRecordedAndResumeCompletesTheBudget) {
   SyntheticTarget target(/*chaos=*/false, /*run_sleep_ms=*/3);
   TempDir dir;
