@@ -93,9 +93,19 @@ std::vector<Task> plan_tasks(const BenchOptions& o) {
         stem = stem.substr(0, stem.size() - std::strlen(ext));
       }
     }
-    t.key = p.parent_path().filename().string() + "/" + stem;
+    // Named by its folder and file (convolution/RTX_3090); the folder as it is on disk, also
+    // for a file given without one.
+    t.key = fs::absolute(p).lexically_normal().parent_path().filename().string() + "/" + stem;
     t.target = "replay";
     t.options.space = f;
+    for (const Task& other : tasks) {
+      if (other.key == t.key) {
+        throw std::invalid_argument("--suite '" + o.suite + "': " + other.options.space + " and " +
+                                    f + " would both be task " + t.key +
+                                    " (a task is named by its folder and file); give them "
+                                    "another name or run them in two benches");
+      }
+    }
     tasks.push_back(t);
   }
   return tasks;

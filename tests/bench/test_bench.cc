@@ -140,7 +140,11 @@ TEST_F(Bench, ComputesThePapersMetricsAndResumes) {
 }
 
 TEST_F(Bench, DrawsSamplesToEqualAndEachTasksConvergence) {
-  const json r = run_bench(options_);
+  // (A suite path through "." names the task by the folder itself: spaces/bowl, not ./bowl.)
+  BenchOptions o = options_;
+  o.suite = (dir_ / "spaces" / "." / "bowl.json").string();
+  const json r = run_bench(o);
+  EXPECT_TRUE(r["tasks"].contains("spaces/bowl")) << r["tasks"].dump();
   const fs::path plots = dir_ / "out" / "plots";
   const std::string overall = read_text(plots / "overall.svg");
   const std::string task = read_text(plots / "spaces_bowl.svg");
@@ -176,6 +180,20 @@ TEST_F(Bench, RefusesBadOptions) {
   EXPECT_THROW(run_bench(o), std::invalid_argument);
   o.params = {{"n", "0"}};  // out of bounds
   EXPECT_THROW(run_bench(o), std::invalid_argument);
+  // Two spaces that would be one task (the same folder and file names) are refused.
+  o = options_;
+  for (const char* d : {"a", "b"}) {
+    fs::create_directories(dir_ / d / "spaces");
+    write_cache(dir_ / d / "spaces");
+  }
+  o.suite = (dir_ / "*" / "spaces" / "bowl.json").string();
+  try {
+    run_bench(o);
+    ADD_FAILURE() << "two spaces named spaces/bowl were accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("would both be task spaces/bowl"), std::string::npos)
+        << e.what();
+  }
   EXPECT_FALSE(fs::exists(dir_ / "out" / "runs"));  // refused before anything ran
   // An output folder that cannot be made (here, under a file) is named before anything runs.
   o = options_;
