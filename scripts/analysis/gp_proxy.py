@@ -105,6 +105,10 @@ def trial_of_optimum(space, seed, model, batch, budget):
         tried = set(order)
         ran = [i for i in order if np.isfinite(latency[i])]
         untried = np.array([i for i in range(n) if i not in tried])
+        if len(ran) < 2:  # nothing to learn from yet: another random round
+            order += [int(i) for i in np.random.default_rng(seed + len(order)).permutation(
+                untried)[:batch]]
+            continue
         s = scores(model, f, ran, latency, untried)
         valid = np.array([np.isfinite(latency[i]) for i in order], float)
         if valid.min() < 1:
@@ -112,7 +116,7 @@ def trial_of_optimum(space, seed, model, batch, budget):
                         f[order], valid, 50).predict(xgb.DMatrix(f[untried]))
             s = np.where(p < 0.2, np.inf, s)
         order += [int(i) for i in untried[np.argsort(s, kind="stable")[:batch]]]
-    hits = [t for t, i in enumerate(order, 1) if latency[i] <= optimum * (1 + 1e-9)]
+    hits = [t for t, i in enumerate(order[:budget], 1) if latency[i] <= optimum * (1 + 1e-9)]
     return hits[0] if hits else None
 
 

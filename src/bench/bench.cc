@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -129,7 +130,7 @@ std::map<std::string, std::string> params_for(const std::string& tuner, const Be
     auto it = o.params.find(p.name);
     if (it != o.params.end() &&
         std::find(p.tuners.begin(), p.tuners.end(), tuner) != p.tuners.end()) {
-      out[p.name] = canonical_param_value(p.name, it->second);
+      out[p.name] = it->second;
     }
   }
   return out;
@@ -482,23 +483,52 @@ json aggregate(const std::vector<Task>& tasks, const std::vector<Run>& runs,
   return result;
 }
 
-// The file name of a task's plot: its key with '/' made '_' (convolution/RTX_3090 ->
-// convolution_RTX_3090.svg).
-std::string plot_name(const std::string& task) {
-  std::string name = task;
-  std::replace(name.begin(), name.end(), '/', '_');
-  return name + ".svg";
+// The file name of each task's plot: its key with '/' made '_' (convolution/RTX_3090 ->
+// convolution_RTX_3090.svg), and "-2", "-3"... where that name is taken.
+std::map<std::string, std::string> plot_names(const std::vector<Task>& tasks) {
+  std::map<std::string, std::string> names;
+  std::set<std::string> taken = {"overall.svg"};
+  for (const Task& t : tasks) {
+    std::string base = t.key;
+    std::replace(base.begin(), base.end(), '/', '_');
+    std::string name = base + ".svg";
+    for (int k = 2; taken.count(name); ++k) name = base + "-" + std::to_string(k) + ".svg";
+    taken.insert(name);
+    names[t.key] = name;
+  }
+  return names;
+}
+
+// A file name as a Markdown link destination: bytes other than letters, digits and ._- as %XX.
+std::string link_to(const std::string& file) {
+  std::string out;
+  for (unsigned char c : file) {
+    if (std::isalnum(c) || c == '.' || c == '_' || c == '-') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
 }
 
 // plots/overall.svg: the share of runs that have reached xgb's final best (same task and seed) by
 // each trial, per tuner: samples to equal as a picture. plots/<task>.svg: per tuner, the median
 // over the seeds of the best latency so far relative to the space's optimum (or, where it is not
 // known, the best any run reached), with the band between the quartiles.
-void write_plots(const std::vector<Task>& tasks, const Summaries& summary, const json& result,
-                 const BenchOptions& o) {
+// Returns the task keys drawn, with their file names (a task where no run measured anything has
+// no plot). The folder is emptied first, so that no picture of an earlier bench stays behind.
+std::map<std::string, std::string> write_plots(const std::vector<Task>& tasks,
+                                               const Summaries& summary, const json& result,
+                                               const BenchOptions& o) {
   namespace bp = bench_plots;
   const fs::path dir = fs::path(o.out) / "plots";
+  fs::remove_all(dir);
   fs::create_directories(dir);
+  const std::map<std::string, std::string> names = plot_names(tasks);
+  std::map<std::string, std::string> drawn;
   int64_t longest = 1;
   for (const auto& [key, s] : summary) longest = std::max(longest, s["trials"].get<int64_t>());
   bp::Chart overall{"Runs that have reached xgb's final best (same task and seed)",
@@ -512,8 +542,8 @@ void write_plots(const std::vector<Task>& tasks, const Summaries& summary, const
     std::vector<int64_t> first;
     for (const Task& t : tasks) {
       for (const auto& [seed, m] : result["tasks"][t.key][tuner]["seeds"].items()) {
-        first.push_back(m.value("equal_trial", json()).is_number() ? m["equal_trial"].get<int64_t>()
-                                                                   : 0);
+        if (!m.contains("equalled")) continue;  // xgb measured nothing: nothing to reach
+        first.push_back(m["equal_trial"].is_number() ? m["equal_trial"].get<int64_t>() : 0);
       }
     }
     overall.series.push_back({tuner, bp::share_reached(first, longest), {}, {}});
@@ -554,15 +584,18 @@ void write_plots(const std::vector<Task>& tasks, const Summaries& summary, const
                         bp::quantile_by_trial(curves, 0.25), bp::quantile_by_trial(curves, 0.75)};
       // The y axis ends where the medians are a little way into the runs, so that the end game,
       // where the tuners differ, is not flattened by the first random trials.
-      const size_t early = static_cast<size_t>(std::clamp<int64_t>(budget / 100, 8, budget));
+      const auto early =
+          static_cast<size_t>(std::min<int64_t>(std::max<int64_t>(budget / 100, 8), budget));
       if (early <= series.y.size() && std::isfinite(series.y[early - 1])) {
         chart.y_max = std::max(chart.y_max, series.y[early - 1]);
       }
       chart.series.push_back(std::move(series));
     }
     chart.y_max = chart.y_max > 1 ? std::min(chart.y_max, 4.0) : 2.0;
-    write_file(dir / plot_name(t.key), bp::svg(chart));
+    write_file(dir / names.at(t.key), bp::svg(chart));
+    drawn[t.key] = names.at(t.key);
   }
+  return drawn;
 }
 
 std::string cell(const json& m, const char* key, const char* fmt) {
@@ -572,7 +605,8 @@ std::string cell(const json& m, const char* key, const char* fmt) {
   return buf;
 }
 
-std::string markdown(const json& r, const BenchOptions& o, const std::vector<Task>& tasks) {
+std::string markdown(const json& r, const BenchOptions& o, const std::vector<Task>& tasks,
+                     const std::map<std::string, std::string>& plots) {
   std::ostringstream md;
   md << "# ml2tuner bench\n\nsuite `" << o.suite << "`";
   if (o.suite == "resnet18") md << ", template `" << o.tmpl << "`, hardware `" << o.hw << "`";
@@ -638,8 +672,11 @@ std::string markdown(const json& r, const BenchOptions& o, const std::vector<Tas
   md << "\n## Convergence per task\n\nThe best latency so far, median over the seeds, with the "
         "band between the quartiles.\n\n";
   for (const Task& t : tasks) {
-    if (fs::exists(fs::path(o.out) / "plots" / plot_name(t.key))) {
-      md << "![" << t.key << "](plots/" << plot_name(t.key) << ")\n";
+    if (auto it = plots.find(t.key); it != plots.end()) {
+      std::string alt = t.key;  // brackets would end the alternative text
+      std::replace(alt.begin(), alt.end(), '[', '(');
+      std::replace(alt.begin(), alt.end(), ']', ')');
+      md << "![" << alt << "](plots/" << link_to(it->second) << ")\n";
     }
   }
   return md.str();
@@ -647,7 +684,9 @@ std::string markdown(const json& r, const BenchOptions& o, const std::vector<Tas
 
 }  // namespace
 
-json run_bench(const BenchOptions& o) {
+json run_bench(const BenchOptions& given) {
+  BenchOptions o = given;  // parameters as values, in results.json as in each run's settings
+  for (auto& [name, value] : o.params) value = canonical_param_value(name, value);
   if (o.out.empty()) throw std::invalid_argument("bench needs --out DIR");
   if (o.trials < 1 || o.seeds < 1 || o.jobs < 1) {
     throw std::invalid_argument("bench needs --trials, --seeds and --jobs >= 1");
@@ -706,7 +745,7 @@ json run_bench(const BenchOptions& o) {
   run_all(runs, o);
   const Summaries summaries = read_summaries(runs);
   json result = aggregate(tasks, runs, summaries, o);
-  write_plots(tasks, summaries, result, o);
+  const std::map<std::string, std::string> plots = write_plots(tasks, summaries, result, o);
   // Percentages read more easily in the tables.
   auto percent = [](json& m) {
     for (const char* k : {"samples_to_equal", "samples_to_1pct", "time_to_equal",
@@ -720,7 +759,7 @@ json run_bench(const BenchOptions& o) {
     for (auto& [t, v] : tuners.items()) percent(v["mean"]);
   }
   write_file(fs::path(o.out) / "results.json", result.dump(2) + "\n");
-  write_file(fs::path(o.out) / "results.md", markdown(for_md, o, tasks));
+  write_file(fs::path(o.out) / "results.md", markdown(for_md, o, tasks, plots));
   return result;
 }
 

@@ -20,9 +20,29 @@ constexpr double kLeft = 64, kRight = 560, kTop = 36, kBottom = 364;
 constexpr const char* kColours[] = {"#000000", "#E69F00", "#0072B2", "#009E73",
                                     "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"};
 
+// The length of the well-formed UTF-8 sequence at text[i], or 0.
+size_t utf8_length(const std::string& text, size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  const size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// Text as XML character data: markup escaped, control characters and bytes that are not UTF-8
+// (task names come from file names) as '?'.
 std::string escaped(const std::string& text) {
   std::string out;
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const size_t n = utf8_length(text, i);
+      out += n == 0 ? std::string("?") : text.substr(i, n);
+      i += n == 0 ? 0 : n - 1;
+      continue;
+    }
     switch (c) {
       case '&':
         out += "&amp;";
@@ -37,7 +57,7 @@ std::string escaped(const std::string& text) {
         out += "&quot;";
         break;
       default:
-        out += c;
+        out += c < 0x20 ? '?' : static_cast<char>(c);
     }
   }
   return out;
@@ -142,8 +162,10 @@ std::vector<double> running_best(const nlohmann::json& history, int64_t budget) 
   std::vector<double> at(best.size(), kNaN);  // the successful latency of each trial
   for (const nlohmann::json& h : history) {
     const int64_t trial = h.value("trial", int64_t{0});
-    if (trial < 1 || trial > budget || !h["latency_ms"].is_number()) continue;
-    at[static_cast<size_t>(trial - 1)] = h["latency_ms"].get<double>();
+    auto latency = h.find("latency_ms");
+    if (trial < 1 || trial > budget || latency == h.end() || !latency->is_number()) continue;
+    double& slot = at[static_cast<size_t>(trial - 1)];
+    if (!(slot <= latency->get<double>())) slot = latency->get<double>();  // the lower of two
   }
   double so_far = kNaN;
   for (size_t i = 0; i < at.size(); ++i) {
@@ -237,6 +259,13 @@ std::string svg(const Chart& chart) {
     const Series& s = chart.series[k];
     if (s.y.empty()) continue;
     for (const auto& [first, last] : finite_spans({&s.y})) {
+      if (first == last) {  // one point: a polyline would draw nothing
+        o << "<circle class=\"curve\" data-series=\"" << escaped(s.label) << "\" cx=\""
+          << fmt("%.1f", a.x(static_cast<double>(first))) << "\" cy=\""
+          << fmt("%.1f", a.y(s.y[first - 1])) << "\" r=\"3\" fill=\"" << kColours[k % 8]
+          << "\"/>\n";
+        continue;
+      }
       o << "<polyline class=\"curve\" data-series=\"" << escaped(s.label) << "\" points=\""
         << step_points(a, s.y, first, last) << "\" fill=\"none\" stroke=\"" << kColours[k % 8]
         << "\" stroke-width=\"2\"/>\n";

@@ -152,8 +152,10 @@ int run_space(const TargetArgs& a) {
   return 0;
 }
 
-// --set NAME=VALUE options into tuner parameters (a dash in NAME reads as an underscore).
+// --set NAME=VALUE options into tuner parameters (a dash in NAME reads as an underscore). A name
+// given twice with two values is refused.
 void add_sets(const std::vector<std::string>& sets, std::map<std::string, std::string>& params) {
+  std::map<std::string, std::string> given;
   for (const std::string& set : sets) {
     const size_t eq = set.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -161,7 +163,14 @@ void add_sets(const std::vector<std::string>& sets, std::map<std::string, std::s
     }
     std::string name = set.substr(0, eq);
     std::replace(name.begin(), name.end(), '-', '_');
-    params[name] = set.substr(eq + 1);
+    const std::string value = set.substr(eq + 1);
+    if (auto it = given.find(name); it != given.end() && canonical_param_value(name, it->second) !=
+                                                             canonical_param_value(name, value)) {
+      throw UsageError("parameter " + name + " is given twice (--set " + name + "=" + it->second +
+                       " and --set " + name + "=" + value + "); give it once");
+    }
+    given[name] = value;
+    params[name] = value;
   }
 }
 

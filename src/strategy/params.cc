@@ -360,13 +360,19 @@ std::string canonical_param_value(const std::string& name, const std::string& va
   }
   if (used != value.size() || !std::isfinite(x)) return value;
   if (x == 0) x = 0;  // -0 and 0 read the same
-  char text[32];
-  auto out = std::to_chars(text, text + sizeof text, x);
+  char text[400];     // room for any double in fixed notation
+  // Whole numbers in fixed notation (100000, not 1e+05, which reads as 1 to an integer parser);
+  // others in the shortest form that reads back as the same double.
+  const bool whole = std::floor(x) == x && std::abs(x) < 1e15;
+  auto out = whole ? std::to_chars(text, text + sizeof text, x, std::chars_format::fixed)
+                   : std::to_chars(text, text + sizeof text, x);
   return std::string(text, out.ptr);
 }
 
 double Params::number(const std::string& name) const { return std::stod(text(name)); }
-int Params::integer(const std::string& name) const { return std::stoi(text(name)); }
+int Params::integer(const std::string& name) const {
+  return static_cast<int>(std::llround(std::stod(text(name))));  // validated as an integer
+}
 
 const std::string& Params::text(const std::string& name) const {
   auto it = values_.find(name);

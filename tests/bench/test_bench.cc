@@ -162,6 +162,18 @@ TEST_F(Bench, DrawsSamplesToEqualAndEachTasksConvergence) {
   const std::string md = read_text(dir_ / "out" / "results.md");
   EXPECT_NE(md.find("](plots/overall.svg)"), std::string::npos);
   EXPECT_NE(md.find("![spaces/bowl](plots/spaces_bowl.svg)"), std::string::npos);
+  // A picture that is not this bench's is removed; a budget under the y axis' reference trial (8)
+  // is drawn too.
+  std::ofstream(plots / "stale.svg") << "<svg/>";
+  o.trials = 4;
+  o.out = (dir_ / "short").string();
+  run_bench(o);
+  EXPECT_TRUE(fs::exists(dir_ / "short" / "plots" / "spaces_bowl.svg"));
+  o.out = (dir_ / "out").string();
+  o.trials = options_.trials;
+  run_bench(o);
+  EXPECT_FALSE(fs::exists(plots / "stale.svg"));
+  EXPECT_TRUE(fs::exists(plots / "spaces_bowl.svg"));
 }
 
 TEST_F(Bench, RefusesBadOptions) {

@@ -34,6 +34,14 @@ TEST(BenchPlots, RunningBestIsNaNUntilTheFirstSuccessThenTheLowestSoFar) {
   EXPECT_EQ(best[5], 1.5);
 }
 
+TEST(BenchPlots, RunningBestTakesTheLowerOfATrialListedTwiceAndSkipsEntriesWithoutALatency) {
+  const json history = json::parse(R"([
+      {"trial": 1, "latency_ms": 3.0}, {"trial": 1, "latency_ms": 2.0},
+      {"trial": 2}, {"trial": 2, "latency_ms": 2.5}, {"latency_ms": 0.5}])");
+  EXPECT_EQ(running_best(history, 2), (std::vector<double>{2.0, 2.0}));
+  EXPECT_TRUE(running_best(history, 0).empty());
+}
+
 TEST(BenchPlots, ShareReachedCountsTheRunsThatGotThereByEachTrial) {
   EXPECT_EQ(share_reached({0, 3, 5, 5}, 6), (std::vector<double>{0, 0, 0.25, 0.25, 0.75, 0.75}));
   EXPECT_EQ(share_reached({}, 2), (std::vector<double>{0, 0}));
@@ -79,6 +87,22 @@ TEST(BenchPlots, SvgDrawsEachSpanOfACurveItsBandAndAnEscapedLegend) {
   // One tick label per power of ten times 1, 2, 5 up to the 5 trials: 1, 2, 5.
   EXPECT_NE(s.find(">5</text>"), std::string::npos);
   EXPECT_EQ(s.find(">10</text>"), std::string::npos);
+}
+
+TEST(BenchPlots, APointAloneIsDrawnAndNamesAreWellFormedXml) {
+  // A curve of one trial (a budget of 1), or one finite trial between gaps, is a dot: a polyline
+  // of one point draws nothing. A label with a control character or a byte that is not UTF-8
+  // (task names come from file names) would make the document invalid XML.
+  Chart c{"t\x01itle", "trial", "ratio", 1, 2, false, {}};
+  c.series.push_back({"caf\xc3\xa9 \xff", {1.5}, {}, {}});
+  c.series.push_back({"gaps", {kNaN, 1.2, kNaN, 1.4, 1.4}, {}, {}});
+  const std::string s = svg(c);
+  EXPECT_EQ(count(s, "<circle class=\"curve\" data-series=\"caf\xc3\xa9 ?\""), 1u) << s;
+  EXPECT_EQ(count(s, "<circle class=\"curve\" data-series=\"gaps\""), 1u);
+  EXPECT_EQ(count(s, "<polyline class=\"curve\" data-series=\"gaps\""), 1u);
+  EXPECT_NE(s.find(">t?itle</text>"), std::string::npos);
+  EXPECT_EQ(s.find('\x01'), std::string::npos);
+  EXPECT_EQ(s.find('\xff'), std::string::npos);
 }
 
 TEST(BenchPlots, PercentTicksOnAShareAxis) {

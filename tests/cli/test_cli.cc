@@ -262,7 +262,14 @@ TEST_F(Cli, TuneTakesTunerParametersAsSetOrAsOptions) {
                            "plan_size=32); give it once"),
             std::string::npos)
       << twice.err;
+  const Result two_sets = cli(base + file("s.json") + " --set plan_size=32 --set plan-size=16");
+  EXPECT_EQ(two_sets.status, 2);
+  EXPECT_NE(two_sets.err.find("parameter plan_size is given twice (--set plan_size=32 and --set "
+                              "plan_size=16); give it once"),
+            std::string::npos)
+      << two_sets.err;
   const Result bad = cli(base + file("s.json") + " --set plan_size");
+  EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("--set plan_size: expected NAME=VALUE"), std::string::npos) << bad.err;
 }
 

@@ -55,6 +55,12 @@ TEST(StrategyParams, CanonicalValueComparesTheSettingNotItsSpelling) {
   // Both spellings are the same setting to the tuner.
   EXPECT_EQ(Params("ml2", {{"n", "8.0"}}).integer("n"), 8);
   EXPECT_EQ(Params("ml2", {{"n", "1e1"}}).integer("n"), 10);  // not the 1 that "1e1" starts with
+  // Large whole numbers stay whole numbers (the shortest form of 100000 is 1e+05).
+  EXPECT_EQ(canonical_param_value("pop_size", "100000"), "100000");
+  EXPECT_EQ(canonical_param_value("pop_size", "1e5"), "100000");
+  EXPECT_EQ(Params("ga", {{"pop_size", "100000"}}).integer("pop_size"), 100000);
+  EXPECT_EQ(Params("xgb", {{"max_rounds", "1e5"}}).integer("max_rounds"), 100000);
+  EXPECT_EQ(canonical_param_value("validity_threshold", "1e-20"), "1e-20");
 }
 
 TEST(XgbPlan, EpsilonGreedyTail) {
