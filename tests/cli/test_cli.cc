@@ -256,21 +256,19 @@ TEST_F(Cli, TuneTakesTunerParametersAsSetOrAsOptions) {
   EXPECT_EQ(history("--set plan_size=32"), option);
   EXPECT_EQ(history("--set plan-size=32.0 --plan-size 32"), option);  // the same value twice
   EXPECT_NE(history(""), option);                                     // plans of 64
-  const Result twice = cli(base + file("s.json") + " --set plan_size=32 --plan-size 16");
-  EXPECT_EQ(twice.status, 2);
-  EXPECT_NE(twice.err.find("parameter plan_size is given twice (--plan-size 16 and --set "
-                           "plan_size=32); give it once"),
-            std::string::npos)
-      << twice.err;
-  const Result two_sets = cli(base + file("s.json") + " --set plan_size=32 --set plan-size=16");
-  EXPECT_EQ(two_sets.status, 2);
-  EXPECT_NE(two_sets.err.find("parameter plan_size is given twice (--set plan_size=32 and --set "
-                              "plan_size=16); give it once"),
-            std::string::npos)
-      << two_sets.err;
-  const Result bad = cli(base + file("s.json") + " --set plan_size");
-  EXPECT_EQ(bad.status, 2);
-  EXPECT_NE(bad.err.find("--set plan_size: expected NAME=VALUE"), std::string::npos) << bad.err;
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"--set plan_size=32 --plan-size 16",
+       "parameter plan_size is given twice (--plan-size 16 and --set plan_size=32); give it once"},
+      {"--set plan_size=32 --set plan-size=16",
+       "parameter plan_size is given twice (--set plan_size=32 and --set plan_size=16); give it "
+       "once"},
+      {"--set plan_size", "--set plan_size: expected NAME=VALUE"},
+  };
+  for (const auto& [args, message] : refused) {
+    const Result r = cli(base + file("s.json") + " " + args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << " -> " << r.err;
+  }
 }
 
 TEST_F(Cli, CompareTwoBenchesRunByRunAndRefusesWhatIsNotABench) {
