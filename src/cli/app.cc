@@ -2,7 +2,8 @@
 //
 //   tune    tune a task on a target, recording every outcome in a store (resumable)
 //   best    print the best configuration a store holds
-//   export  write a store as JSON lines        import  read JSON lines into a store
+//   export  write a store as JSON lines or a Kernel Tuner cache
+//   import  read JSON lines into a store
 //   space   describe a target's search space
 //   bench   the evaluation harness         compare  two benches, run by run
 //   tasks, compile, sweep   the VTA target's workloads, one compilation, a whole space
@@ -21,6 +22,7 @@
 
 #include "cli/common.h"
 #include "ml2tuner/bench.h"
+#include "ml2tuner/kernel_tuner_cache.h"
 #include "ml2tuner/record_store.h"
 #include "ml2tuner/strategy.h"
 #include "ml2tuner/target.h"
@@ -152,6 +154,41 @@ int run_space(const TargetArgs& a) {
   return 0;
 }
 
+// export: the store as JSON lines, or its measurements as a Kernel Tuner cache. A cache names its
+// configurations by their knob values, so it is written with the space of the target the store was
+// tuned on: the target options must give that space (its digest is checked).
+int run_export(const std::string& db, const std::string& out, const std::string& format,
+               TargetArgs target_args, bool target_given) {
+  RecordStore store = open_existing(db);
+  std::ostringstream text;
+  if (format == "jsonl") {
+    store.export_jsonl(text);
+  } else {
+    const std::optional<SessionInfo> session = store.session();
+    if (!session) throw UsageError(db + " holds no tuning session yet");
+    if (!target_given) target_args.target = session->target;
+    std::unique_ptr<Target> target = make_target(target_args.target, target_args.options);
+    if (target->name() != session->target || target->task() != session->task ||
+        target->space().digest() != session->space_digest) {
+      throw UsageError(db + " was tuned on " + session->task + " (target " + session->target +
+                       "), not on " + target->task() + " (target " + target->name() +
+                       "); give the --target, --task, --template, --hw or --space it was tuned "
+                       "with");
+    }
+    // Kernel Tuner's kernel and device names: the task's two halves (kernel@device).
+    const std::string task = target->task();
+    const size_t at = task.find('@');
+    write_kernel_tuner_cache(text, target->space(), store.records(), task.substr(0, at),
+                             at == std::string::npos ? target->name() : task.substr(at + 1));
+  }
+  if (out.empty()) {
+    std::cout << text.str();
+  } else {
+    write_text(out, text.str());
+  }
+  return 0;
+}
+
 // --set NAME=VALUE options into tuner parameters (a dash in NAME reads as an underscore). A name
 // given twice with two values is refused.
 void add_sets(const std::vector<std::string>& sets, std::map<std::string, std::string>& params) {
@@ -225,10 +262,20 @@ int main(int argc, char** argv) {
   b->add_option("--db", best_db, "record store")->required();
   b->add_flag("--json", best_json, "print a JSON object with latency and trial");
 
-  std::string export_db, export_out;
-  CLI::App* e = app.add_subcommand("export", "write a record store as JSON lines");
+  std::string export_db, export_out, export_format = "jsonl";
+  TargetArgs export_target;
+  CLI::App* e = app.add_subcommand(
+      "export", "write a record store as JSON lines, or its measurements as a Kernel Tuner cache");
   e->add_option("--db", export_db, "record store")->required();
-  e->add_option("--out", export_out, "output file (default: standard output)");
+  e->add_option("--out", export_out,
+                "output file (default: standard output; .gz: gzip-compressed)");
+  e->add_option("--format", export_format,
+                "jsonl (every record, for import) or kernel-tuner (what was measured, as a Kernel "
+                "Tuner cache, which the replay target and Kernel Tuner read; needs the target "
+                "options the store was tuned with)")
+      ->check(CLI::IsMember({"jsonl", "kernel-tuner"}))
+      ->capture_default_str();
+  export_target.add_to(e);
 
   std::string import_db, import_in;
   CLI::App* im = app.add_subcommand("import", "read JSON lines into a record store");
@@ -313,15 +360,8 @@ int main(int argc, char** argv) {
     }
     if (b->parsed()) return run_best(best_db, best_json);
     if (e->parsed()) {
-      RecordStore store = open_existing(export_db);
-      if (export_out.empty()) {
-        store.export_jsonl(std::cout);
-      } else {
-        std::ofstream out(export_out);
-        if (!out) throw UsageError("cannot write " + export_out);
-        store.export_jsonl(out);
-      }
-      return 0;
+      const bool target_given = e->count("--target") > 0;
+      return run_export(export_db, export_out, export_format, export_target, target_given);
     }
     if (im->parsed()) {
       std::ifstream in(import_in);

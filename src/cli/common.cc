@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <csignal>
 #include <cstdio>
@@ -36,6 +37,21 @@ void write_json_file(const std::string& path, const nlohmann::json& j) {
   std::ofstream out(path);
   if (!out) throw UsageError("cannot write " + path);
   out << j.dump(2) << "\n";
+  if (!out) throw std::runtime_error("failed writing " + path);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    if (!f) throw UsageError("cannot write " + path);
+    const bool ok = gzwrite(f, text.data(), static_cast<unsigned>(text.size())) ==
+                    static_cast<int>(text.size());
+    if (gzclose(f) != Z_OK || !ok) throw std::runtime_error("failed writing " + path);
+    return;
+  }
+  std::ofstream out(path);
+  if (!out) throw UsageError("cannot write " + path);
+  out << text;
   if (!out) throw std::runtime_error("failed writing " + path);
 }
 

@@ -24,6 +24,8 @@ std::string one_line(std::string s);
 std::string join(const std::vector<std::string>& v);
 std::string format_ms(std::optional<double> ms);
 void write_json_file(const std::string& path, const nlohmann::json& j);
+// Writes `text` to `path`, gzip-compressed when the name ends in .gz.
+void write_text(const std::string& path, const std::string& text);
 
 // The options that choose and configure a target, shared by tune, sweep, compile and space.
 struct TargetArgs {

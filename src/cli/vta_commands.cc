@@ -4,8 +4,6 @@
 //             error; --dump DIR writes what VTA's own simulator needs to run it
 //   sweep     every configuration of a space (parallel, resumable with --db): the ground truth,
 //             written as a Kernel Tuner cache (--out) with a --summary JSON
-#include <zlib.h>
-
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -199,21 +197,6 @@ std::string kind_of(std::string message) {
   std::string kind = message.substr(0, end);
   while (!kind.empty() && kind.back() == ' ') kind.pop_back();
   return kind;
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) {
-    gzFile f = gzopen(path.c_str(), "wb");
-    if (!f) throw UsageError("cannot write " + path);
-    const bool ok = gzwrite(f, text.data(), static_cast<unsigned>(text.size())) ==
-                    static_cast<int>(text.size());
-    if (gzclose(f) != Z_OK || !ok) throw std::runtime_error("failed writing " + path);
-    return;
-  }
-  std::ofstream out(path);
-  if (!out) throw UsageError("cannot write " + path);
-  out << text;
-  if (!out) throw std::runtime_error("failed writing " + path);
 }
 
 int run_sweep(const SweepArgs& a) {

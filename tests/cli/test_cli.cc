@@ -324,6 +324,62 @@ TEST_F(Cli, ExportImportRoundTrip) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 51);
 }
 
+TEST_F(Cli, ExportsWhatItMeasuredAsAKernelTunerCacheThatReplays) {
+  // ml2 builds more than it runs: every run and every failed build is a cache entry (with the
+  // recording's time, or Kernel Tuner's failure marker); candidates built and never run are not.
+  const std::string db = file("k.db");
+  ASSERT_EQ(cli("tune --target replay --space " + kConv3090 +
+                " --tuner ml2 --trials 60 --quiet --summary " + file("s.json") + " --db " + db)
+                .status,
+            0);
+  const Result r = cli("export --db " + db + " --format kernel-tuner --space " + kConv3090 +
+                       " --out " + file("k.json"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json cache = read_json(file("k.json"));
+  EXPECT_EQ(cache["device_name"], "NVIDIA GeForce RTX 3090");
+  EXPECT_EQ(cache["kernel_name"], "convolution_kernel");
+  const json store = read_json(file("s.json"));
+  size_t runs = 0;
+  for (const json& h : store["history"]) {
+    std::string key;
+    for (const json& k : cache["tune_params_keys"]) {
+      key += (key.empty() ? "" : ",") + h["config"][k.get<std::string>()].dump();
+    }
+    ASSERT_TRUE(cache["cache"].contains(key)) << key;
+    const json& entry = cache["cache"][key];
+    if (h["status"] == "ok") {
+      EXPECT_EQ(entry["time"], h["latency_ms"]) << key;
+      ++runs;
+    } else {
+      EXPECT_TRUE(entry["time"].is_string()) << key;
+    }
+  }
+  EXPECT_GE(cache["cache"].size(), store["history"].size());  // and the builds that failed
+  EXPECT_GT(runs, 40u);
+  // Replayed, the cache's best is the store's.
+  ASSERT_EQ(cli("export --db " + db + " --format kernel-tuner --space " + kConv3090 + " --out " +
+                file("k.json.gz"))
+                .status,
+            0);
+  const Result replayed =
+      cli("tune --target replay --space " + file("k.json.gz") + " --tuner grid --trials 1000");
+  ASSERT_EQ(replayed.status, 0) << replayed.err;
+  char best[64];
+  std::snprintf(best, sizeof best, "best %g ms", store["best_latency_ms"].get<double>());
+  EXPECT_NE(replayed.out.find(best), std::string::npos) << replayed.out;
+  // Another GPU's recording has the same space, but the store was not tuned on it.
+  const std::string titan =
+      std::string(ML2_SHARED_DATA) + "/spaces/kerneltuner/convolution/RTX_Titan.json.gz";
+  const Result other = cli("export --db " + db + " --format kernel-tuner --space " + titan +
+                           " --out " + file("t.json"));
+  EXPECT_EQ(other.status, 2);
+  EXPECT_NE(other.err.find("was tuned on convolution_kernel@NVIDIA GeForce RTX 3090 (target "
+                           "replay), not on convolution_kernel@NVIDIA TITAN RTX"),
+            std::string::npos)
+      << other.err;
+  EXPECT_FALSE(fs::exists(file("t.json")));
+}
+
 TEST_F(Cli, KttOutputAndUnterminatedCachesTune) {
   const std::string ktt =
       std::string(ML2_SHARED_DATA) + "/spaces/ktt/convolution/KTConvolutionOutput_3090.json.gz";
