@@ -27,6 +27,7 @@
 #include "ml2tuner/strategy.h"
 #include "ml2tuner/target.h"
 #include "ml2tuner/tuner.h"
+#include "util/gzfile.h"
 
 namespace ml2::cli {
 namespace {
@@ -158,7 +159,7 @@ int run_space(const TargetArgs& a) {
 // configurations by their knob values, so it is written with the space of the target the store was
 // tuned on: the target options must give that space (its digest is checked).
 int run_export(const std::string& db, const std::string& out, const std::string& format,
-               TargetArgs target_args, bool target_given) {
+               TargetArgs target_args) {
   RecordStore store = open_existing(db);
   std::ostringstream text;
   if (format == "jsonl") {
@@ -166,7 +167,7 @@ int run_export(const std::string& db, const std::string& out, const std::string&
   } else {
     const std::optional<SessionInfo> session = store.session();
     if (!session) throw UsageError(db + " holds no tuning session yet");
-    if (!target_given) target_args.target = session->target;
+    if (target_args.target.empty()) target_args.target = session->target;
     std::unique_ptr<Target> target = make_target(target_args.target, target_args.options);
     if (target->name() != session->target || target->task() != session->task ||
         target->space().digest() != session->space_digest) {
@@ -275,6 +276,7 @@ int main(int argc, char** argv) {
                 "options the store was tuned with)")
       ->check(CLI::IsMember({"jsonl", "kernel-tuner"}))
       ->capture_default_str();
+  export_target.target.clear();  // default: the store's
   export_target.add_to(e);
 
   std::string import_db, import_in;
@@ -360,12 +362,11 @@ int main(int argc, char** argv) {
     }
     if (b->parsed()) return run_best(best_db, best_json);
     if (e->parsed()) {
-      const bool target_given = e->count("--target") > 0;
-      return run_export(export_db, export_out, export_format, export_target, target_given);
+      return run_export(export_db, export_out, export_format, export_target);
     }
     if (im->parsed()) {
-      std::ifstream in(import_in);
-      if (!in) throw UsageError(import_in + ": no such file");
+      if (!std::filesystem::exists(import_in)) throw UsageError(import_in + ": no such file");
+      std::istringstream in(read_maybe_gzipped(import_in));  // as export wrote it, .gz or not
       RecordStore store(import_db);
       size_t n = store.import_jsonl(in);
       std::cerr << "imported " << n << " records into " << import_db << "\n";

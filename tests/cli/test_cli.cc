@@ -322,6 +322,12 @@ TEST_F(Cli, ExportImportRoundTrip) {
   // 51 lines: the session and 50 records.
   std::string text = read_bytes(file("e.jsonl"));
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 51);
+  // Compressed by its name, and read back as such.
+  ASSERT_EQ(cli("export --db " + file("e.db") + " --out " + file("e.jsonl.gz")).status, 0);
+  EXPECT_EQ(read_bytes(file("e.jsonl.gz")).substr(0, 2), "\x1f\x8b");
+  ASSERT_EQ(cli("import --db " + file("z.db") + " --in " + file("e.jsonl.gz")).status, 0);
+  ASSERT_EQ(cli("export --db " + file("z.db") + " --out " + file("z.jsonl")).status, 0);
+  EXPECT_EQ(read_bytes(file("z.jsonl")), text);
 }
 
 TEST_F(Cli, ExportsWhatItMeasuredAsAKernelTunerCacheThatReplays) {
