@@ -115,7 +115,11 @@ int run_tune(const TuneArgs& a) {
 
 RecordStore open_existing(const std::string& path) {
   if (!std::filesystem::exists(path)) throw UsageError(path + ": no such record store");
-  return RecordStore::open_read_only(path);
+  try {
+    return RecordStore::open_read_only(path);
+  } catch (const std::runtime_error& e) {
+    throw UsageError(e.what());  // not a store, or a damaged one: the file given is at fault
+  }
 }
 
 int run_best(const std::string& db, bool as_json) {
@@ -134,7 +138,9 @@ int run_best(const std::string& db, bool as_json) {
     return 0;
   }
   if (!s.best_latency_ms) {
-    std::cout << "no successful run among " << s.trials << " trials of " << s.task << "\n";
+    // Standard output holds a configuration or nothing, so that a script can take it as is.
+    std::cerr << "ml2tuner: no successful run among " << s.trials << " trials of " << s.task
+              << "\n";
     return 1;
   }
   std::cout << s.best_config.dump() << "\n";
@@ -368,7 +374,12 @@ int main(int argc, char** argv) {
       if (!std::filesystem::exists(import_in)) throw UsageError(import_in + ": no such file");
       std::istringstream in(read_maybe_gzipped(import_in));  // as export wrote it, .gz or not
       RecordStore store(import_db);
-      size_t n = store.import_jsonl(in);
+      size_t n = 0;
+      try {
+        n = store.import_jsonl(in);
+      } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());  // a line of the file, or a store of another session
+      }
       std::cerr << "imported " << n << " records into " << import_db << "\n";
       return 0;
     }
@@ -391,6 +402,11 @@ int main(int argc, char** argv) {
     }
   } catch (const UsageError& err) {
     std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
+    return 2;
+  } catch (const std::filesystem::filesystem_error& err) {
+    // A path that cannot be used as given (too long, a loop of links, no permission...).
+    std::cerr << "ml2tuner: error: " << one_line(err.path1().string()) << ": "
+              << one_line(err.code().message()) << "\n";
     return 2;
   } catch (const std::invalid_argument& err) {
     std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";

@@ -39,7 +39,14 @@ int run_tasks(const std::string& hw_name) {
 }
 
 json parse_config_arg(const std::string& text) {
-  if (fs::exists(text)) {
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  std::error_code ec;
+  // An object written inline is never a file name, however long it is.
+  if (first != std::string::npos && text[first] != '{' && fs::exists(text, ec)) {
+    if (fs::is_directory(text, ec)) {
+      throw UsageError("--config " + text +
+                       " is a folder; give a JSON object or a file holding one");
+    }
     std::ifstream in(text);
     try {
       return json::parse(in);

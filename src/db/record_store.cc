@@ -897,7 +897,14 @@ Record parse_record_line(const ojson& j, size_t line) {
       l.fail("field 'repeats' is out of range");
     }
     m.repeats = static_cast<int>(repeats);
+    // What the tuner would never have stored: the models and `best` would take it as a time.
+    if (!(m.mean_ms > 0 && std::isfinite(m.mean_ms))) {
+      l.fail("field 'mean_ms' must be a positive time, got " + latency.at("mean_ms").dump());
+    }
     r.latency = m;
+  }
+  if (r.status == Status::kOk && r.stage == Stage::kRun && !r.latency) {
+    f.fail("a successful run needs a latency");
   }
   const ojson& hidden = f.at("hidden");
   if (!hidden.is_object()) f.fail("field 'hidden' is not an object");
@@ -913,7 +920,11 @@ Record parse_record_line(const ojson& j, size_t line) {
   r.tuner = f.str("tuner");
   r.seed = f.u64("seed");
   r.round = f.i64("round");
-  if (!f.at("trial").is_null()) r.trial = f.i64("trial");
+  if (r.round < 0) f.fail("field 'round' must be >= 0");
+  if (!f.at("trial").is_null()) {
+    r.trial = f.i64("trial");
+    if (*r.trial < 1) f.fail("field 'trial' must be >= 1 (or null)");
+  }
   r.timestamp = f.str("timestamp");
   if (f.has("artifact_digest")) r.artifact_digest = f.str("artifact_digest");
   return r;

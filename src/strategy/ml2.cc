@@ -634,7 +634,13 @@ class Ml2Strategy final : public Strategy {
         float v = std::nanf("");
         if (hidden[r]) {
           auto it = hidden[r]->find(hidden_names_[h]);
-          if (it != hidden[r]->end()) v = static_cast<float>(it->second);
+          // A value beyond float's range (a target's or a recording's) would reach XGBoost as an
+          // infinity, which it refuses: the largest float keeps its order.
+          if (it != hidden[r]->end() && !std::isnan(it->second)) {
+            v = static_cast<float>(std::clamp(it->second,
+                                              -double{std::numeric_limits<float>::max()},
+                                              double{std::numeric_limits<float>::max()}));
+          }
         }
         m.row(r)[knob.cols + h] = v;
       }

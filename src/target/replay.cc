@@ -81,7 +81,7 @@ struct Recording {
 
   // Adds a hidden feature to `r` when `value` is a recorded number (NaN: absent).
   void add_hidden(Record& r, std::string_view name, double value) {
-    if (!std::isnan(value)) r.hidden.emplace_back(hidden_id(name), value);
+    if (std::isfinite(value)) r.hidden.emplace_back(hidden_id(name), value);  // else: absent
   }
 
   uint8_t message_id(const std::string& m) {
@@ -435,10 +435,17 @@ Recording load_ktt(const std::string& path, const json& root) {
                  number_or(r, "ValidationOverhead", 0)) *
                 unit_s;
 
+    if (!std::isfinite(out.build_s) || !std::isfinite(out.run_s)) {
+      fail(path, "result " + std::to_string(i) +
+                     ": its overheads and durations add up to more "
+                     "time than a double holds");
+    }
     if (status == "Ok") {
-      if (!(duration > 0 && std::isfinite(duration))) {
-        fail(path, "result " + std::to_string(i) + " is Ok with a duration of " +
-                       std::to_string(duration) + ", not a positive time");
+      if (!(duration > 0 && std::isfinite(duration * unit_ms))) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%g", duration);
+        fail(path, "result " + std::to_string(i) + " is Ok with a duration of " + text + " (" +
+                       unit + "), not a positive time in range");
       }
       out.latency.mean_ms = out.latency.min_ms = out.latency.max_ms = duration * unit_ms;
       out.latency.repeats = 1;
@@ -507,6 +514,8 @@ Recording load(const std::string& path) {
       }
     }
     if (!repaired) fail(path, std::string("malformed JSON: ") + first.what());
+  } catch (const json::exception& e) {  // a number beyond a double (1e400), and the like
+    fail(path, std::string("malformed JSON: ") + e.what());
   }
   text.clear();
   text.shrink_to_fit();

@@ -324,12 +324,14 @@ std::vector<Dim> Lowering::input_dims(int64_t b0, int64_t ci0, int64_t h0, int64
   const int64_t rows = (h_a - 1) * s + k, cols = (w_a - 1) * s + k;
   const int64_t r0 = h0 * s - pad, c0 = w0 * s - pad;
   Dim dh, dw;
-  dh.pad0 = std::max<int64_t>(0, -r0);
-  dh.pad1 = std::max<int64_t>(0, r0 + rows - w_.h);
+  // A tile that lies wholly in the padding (more padding than the tile has rows) loads nothing:
+  // its pads are capped at its size, so that the extent is 0 and never negative.
+  dh.pad0 = std::min(rows, std::max<int64_t>(0, -r0));
+  dh.pad1 = std::min(rows - dh.pad0, std::max<int64_t>(0, r0 + rows - w_.h));
   dh.extent = rows - dh.pad0 - dh.pad1;
   dh.stride = w_.w;
-  dw.pad0 = std::max<int64_t>(0, -c0);
-  dw.pad1 = std::max<int64_t>(0, c0 + cols - w_.w);
+  dw.pad0 = std::min(cols, std::max<int64_t>(0, -c0));
+  dw.pad1 = std::min(cols - dw.pad0, std::max<int64_t>(0, c0 + cols - w_.w));
   dw.extent = cols - dw.pad0 - dw.pad1;
   dw.stride = 1;
   *dram_base = static_cast<int64_t>(inp_entry0_) +

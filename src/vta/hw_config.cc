@@ -17,6 +17,8 @@
 //   AXI4 bursts of up to 256 beats.
 #include "vta/hw_config.h"
 
+#include <climits>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -104,7 +106,15 @@ HwConfig HwConfig::from_json(const json& j) {
       if (!value.is_number_integer()) {
         throw std::invalid_argument("hardware key " + key + " must be an integer");
       }
-      hw.*k.field = value.get<int>();
+      // Read wide and checked: get<int>() would wrap 4294967300 to 4.
+      const bool fits = value.is_number_unsigned()
+                            ? value.get<uint64_t>() <= uint64_t{INT_MAX}
+                            : value.get<int64_t>() >= INT_MIN && value.get<int64_t>() <= INT_MAX;
+      if (!fits) {
+        throw std::invalid_argument("hardware key " + key + " = " + value.dump() +
+                                    " is out of range (a 32-bit integer)");
+      }
+      hw.*k.field = static_cast<int>(value.get<int64_t>());
       known = true;
     }
     if (key == "CLOCK_MHZ") {
@@ -182,7 +192,8 @@ void HwConfig::validate() const {
     require(depth <= 16, std::string("the ") + name + " buffer has 2^" + std::to_string(depth) +
                              " entries, more than the 16-bit sram_base field addresses");
   }
-  require(clock_mhz > 0, "CLOCK_MHZ must be > 0");
+  require(std::isfinite(clock_mhz) && clock_mhz >= 1e-3 && clock_mhz <= 1e6,
+          "CLOCK_MHZ must be in 0.001..1e6");
   require(bus_bytes > 0 && (bus_bytes & (bus_bytes - 1)) == 0, "BUS_BYTES must be a power of two");
   require(dram_latency_cycles >= 0 && burst_overhead_cycles >= 0,
           "DRAM latency and burst overhead must be >= 0");

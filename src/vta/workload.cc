@@ -1,5 +1,7 @@
 #include "vta/workload.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -65,7 +67,11 @@ std::string Workload::describe() const {
     os << "dense n=" << n << " ci=" << ci << " co=" << co;
   } else {
     os << "conv2d n=" << n << " " << h << "x" << w << " " << ci << "->" << co << " k=" << k
-       << " pad=" << pad << " stride=" << stride << " -> " << oh() << "x" << ow();
+       << " pad=" << pad << " stride=" << stride;
+    constexpr int64_t kShown = int64_t{1} << 20;  // output sizes of a rejected one may overflow
+    if (stride >= 1 && k >= 1 && pad >= 0 && std::max({h, w, k, pad}) <= kShown) {
+      os << " -> " << oh() << "x" << ow();
+    }
   }
   return os.str();
 }
@@ -128,13 +134,27 @@ void Workload::validate(const HwConfig& hw) const {
   if (n < 1 || h < 1 || w < 1 || ci < 1 || co < 1 || k < 1 || stride < 1 || pad < 0) {
     fail("sizes must be positive (and pad >= 0)");
   }
+  // Bounds far above any network layer, so that the arithmetic below cannot overflow and a typo
+  // (a digit too many) is named rather than simulated for hours.
+  if (n > 256) fail("n must be at most 256");
+  if (pad >= 16) fail("padding must fit the 4-bit pad fields of LOAD (at most 15)");
+  if (h > 4096 || w > 4096) fail("h and w must be at most 4096");
+  if (ci > 65536 || co > 65536) fail("ci and co must be at most 65536");
+  if (k > h + 2 * pad || k > w + 2 * pad) fail("the kernel is larger than the padded input");
+  const double work = static_cast<double>(n) * static_cast<double>(oh()) *
+                      static_cast<double>(ow()) * static_cast<double>(ci) *
+                      static_cast<double>(co) * static_cast<double>(k * k);
+  if (work > 1e11) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", work);
+    fail(std::string(text) +
+         " multiply-accumulates, more than 1e11: the simulator would take hours");
+  }
   if (n % hw.batch() != 0)
     fail("batch must be a multiple of BATCH = " + std::to_string(hw.batch()));
   if (ci % hw.block() != 0 || co % hw.block() != 0) {
     fail("channels must be multiples of the block size " + std::to_string(hw.block()));
   }
-  if (k > h + 2 * pad || k > w + 2 * pad) fail("the kernel is larger than the padded input");
-  if (pad >= 16) fail("padding must fit the 4-bit pad fields of LOAD (at most 15)");
   if (shift < 0 || shift > 31) fail("the requantisation shift must be in 0..31");
 }
 

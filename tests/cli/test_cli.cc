@@ -386,6 +386,33 @@ TEST_F(Cli, ExportsWhatItMeasuredAsAKernelTunerCacheThatReplays) {
   EXPECT_FALSE(fs::exists(file("t.json")));
 }
 
+TEST_F(Cli, HiddenFeaturesBeyondAFloatDoNotStopTheModels) {
+  // XGBoost takes floats and refuses an infinity: a recorded register count of 1e39 (a double, no
+  // float) stopped ml2 and its ablations with "Input data contains `inf` or `nan`".
+  json j = {{"device_name", "D"},
+            {"kernel_name", "k"},
+            {"tune_params_keys", {"x", "y"}},
+            {"tune_params", {{"x", {1, 2, 3, 4, 5, 6}}, {"y", {1, 2, 3, 4, 5}}}},
+            {"objective", "time"},
+            {"cache", json::object()}};
+  for (int x = 1; x <= 6; ++x) {
+    for (int y = 1; y <= 5; ++y) {
+      j["cache"][std::to_string(x) + "," + std::to_string(y)] = {
+          {"x", x},
+          {"y", y},
+          {"time", 1.0 + x * 0.1 + y * 0.01},
+          {"num_regs", x == 3 ? 1e39 : 32.0 * y}};
+    }
+  }
+  std::ofstream(file("huge.json")) << j.dump();
+  for (const char* tuner : {"ml2", "pa"}) {
+    const Result r = cli("tune --target replay --space " + file("huge.json") + " --tuner " + tuner +
+                         " --trials 30 --quiet");
+    EXPECT_EQ(r.status, 0) << tuner << ": " << r.err;
+    EXPECT_NE(r.out.find("best 1.11 ms"), std::string::npos) << tuner << ": " << r.out;
+  }
+}
+
 TEST_F(Cli, KttOutputAndUnterminatedCachesTune) {
   const std::string ktt =
       std::string(ML2_SHARED_DATA) + "/spaces/ktt/convolution/KTConvolutionOutput_3090.json.gz";

@@ -156,8 +156,24 @@ TEST_F(CliVta, TuneDefaultsToTheVtaTarget) {
   EXPECT_EQ(s["trials"], 12);
 }
 
+TEST_F(CliVta, AConfigWrittenInlineIsNeverTakenForAFileName) {
+  // An indented object is longer than a file name may be (255 bytes): it was looked up as a file.
+  const std::string config = R"({
+      "h_nthread": 1,        "oc_nthread": 1,
+      "tile_b": [1, 1],      "tile_ci": [16, 1],
+      "tile_co": [2, 16],    "tile_h": [14, 1],
+      "tile_w": [14, 1],     "order": "co_h_w",
+      "fold": "none"                                                                   })";
+  ASSERT_GT(config.size(), 255u);
+  const Result r = cli("compile --task resnet18.C9 --config '" + config + "'");
+  EXPECT_NE(r.err.find("knob"), std::string::npos) << r.err;  // parsed: checked against the space
+  EXPECT_EQ(r.err.find("File name too long"), std::string::npos) << r.err;
+}
+
 TEST_F(CliVta, BadInputGetsOneLine) {
   std::ofstream(file("hw.json")) << R"({"LOG_BLOCK": 4, "LOG_WGT_BUFF_SIZE": 23})";
+  std::ofstream(file("wrap.json")) << R"({"LOG_BLOCK": 4294967300})";  // was read as 4
+  std::ofstream(file("clock.json")) << R"({"CLOCK_MHZ": 5e-324})";     // gave infinite times
   const std::pair<std::string, std::string> cases[] = {
       {"tune --task resnet18.C1", "unknown workload 'resnet18.C1'"},
       {"tune --task conv2d:h=4,w=4,ci=16,co=16,k=9", "kernel is larger than the padded input"},
@@ -167,6 +183,17 @@ TEST_F(CliVta, BadInputGetsOneLine) {
       {"compile --task resnet18.C9 --config '{\"tile_q\": 1}'", "unknown knob 'tile_q'"},
       {"compile --task resnet18.C9 --config '{\"oc_nthread\": 3}'",
        "knob 'oc_nthread' has no value 3"},
+      {"compile --task resnet18.C9 --config /tmp", "--config /tmp is a folder"},
+      // Sizes a digit too long are named, not simulated for hours (or divided by).
+      {"space --task conv2d:h=14,w=14,ci=16,co=16,k=3,stride=0", "sizes must be positive"},
+      {"space --task conv2d:h=14,w=14,ci=16,co=16,k=3,n=9223372036854775807",
+       "n must be at most 256"},
+      {"space --task conv2d:h=4294967296,w=14,ci=16,co=16,k=3", "h and w must be at most 4096"},
+      {"space --task dense:ci=16,co=99999999", "ci and co must be at most 65536"},
+      {"space --task conv2d:h=4096,w=4096,ci=4096,co=4096,k=3",
+       "2.53e+15 multiply-accumulates, more than 1e11"},
+      {"tasks --hw " + file("wrap.json"), "hardware key LOG_BLOCK = 4294967300 is out of range"},
+      {"tasks --hw " + file("clock.json"), "CLOCK_MHZ must be in 0.001..1e6"},
   };
   for (const auto& [args, expect] : cases) {
     Result r = cli(args);

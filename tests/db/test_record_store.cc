@@ -819,6 +819,12 @@ TEST(RecordStoreJsonl, ImportRejectsMalformedLines) {
       {edited([](auto& j) { j["trial"] = 1.5; }), "trial"},
       {edited([](auto& j) { j["latency"] = 3.0; }), "latency"},
       {edited([](auto& j) { j["latency"].erase("repeats"); }), "repeats"},
+      // What the tuner never stores: a latency that is no time, a trial or round below 1 or 0.
+      {edited([](auto& j) { j["latency"]["mean_ms"] = -1; }), "must be a positive time, got -1"},
+      {edited([](auto& j) { j["latency"]["mean_ms"] = 0; }), "must be a positive time, got 0"},
+      {edited([](auto& j) { j["latency"] = nullptr; }), "a successful run needs a latency"},
+      {edited([](auto& j) { j["trial"] = 0; }), "'trial' must be >= 1"},
+      {edited([](auto& j) { j["round"] = -2; }), "'round' must be >= 0"},
       {edited([](auto& j) { j["hidden"]["registers"] = "many"; }), "registers"},
       {edited([](auto& j) { j["build_time_s"] = nullptr; }), "build_time_s"},
       {edited([](auto& j) { j["message"] = 5; }), "message"},

@@ -537,6 +537,14 @@ TEST(ReplayBadInput, UnknownFailureMarkerAndMissingTime) {
   expect_one_line_error(g.path(), "time");
 }
 
+TEST(ReplayBadInput, ANumberBeyondADouble) {
+  // Python writes an infinity as Infinity, which is no JSON; 1e400 is a number no double holds.
+  TempFile f("inf.json",
+             synthetic_cache(R"("1,x": {"a": 1, "b": "x", "time": 1.0, "num_regs": 1e400})"));
+  expect_one_line_error(f.path(),
+                        "malformed JSON: [json.exception.out_of_range.406] number overflow");
+}
+
 TEST(ReplayBadInput, ATimeThatIsNoTime) {
   // A recorded time of zero or below is no measurement: the file is refused (the models would
   // learn from it, and it would be the space's optimum).
@@ -561,6 +569,11 @@ TEST(ReplayBadInput, ATimeThatIsNoTime) {
                  {"ComputationResults", {{{"Duration", 0.0}}}}}}}};
   TempFile k("ktt_zero.json", doc.dump());
   expect_one_line_error(k.path(), "result 0 is Ok with a duration of 0");
+  // A duration that is a number, but no number of milliseconds once converted.
+  doc["Metadata"]["TimeUnit"] = "Seconds";
+  doc["Results"][0]["ComputationResults"][0]["Duration"] = 1e306;
+  TempFile big("ktt_big.json", doc.dump());
+  expect_one_line_error(big.path(), "result 0 is Ok with a duration of 1e+306 (Seconds)");
 }
 
 // ----------------------------------------------------------------------------------------------
