@@ -373,12 +373,12 @@ int main(int argc, char** argv) {
     if (im->parsed()) {
       if (!std::filesystem::exists(import_in)) throw UsageError(import_in + ": no such file");
       std::istringstream in(read_maybe_gzipped(import_in));  // as export wrote it, .gz or not
-      RecordStore store(import_db);
       size_t n = 0;
       try {
+        RecordStore store(import_db);
         n = store.import_jsonl(in);
       } catch (const std::runtime_error& e) {
-        throw UsageError(e.what());  // a line of the file, or a store of another session
+        throw UsageError(e.what());  // a line of the file, not a store, or another session's
       }
       std::cerr << "imported " << n << " records into " << import_db << "\n";
       return 0;
@@ -405,8 +405,10 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const std::filesystem::filesystem_error& err) {
     // A path that cannot be used as given (too long, a loop of links, no permission...).
-    std::cerr << "ml2tuner: error: " << one_line(err.path1().string()) << ": "
-              << one_line(err.code().message()) << "\n";
+    std::string paths = err.path1().string();
+    if (!err.path2().empty()) paths += " -> " + err.path2().string();
+    std::cerr << "ml2tuner: error: " << one_line(paths.empty() ? std::string(err.what()) : paths)
+              << ": " << one_line(err.code().message()) << "\n";
     return 2;
   } catch (const std::invalid_argument& err) {
     std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";

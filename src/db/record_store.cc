@@ -950,6 +950,8 @@ size_t RecordStore::import_jsonl(std::istream& in) {
         j = ojson::parse(text);
       } catch (const ojson::parse_error& e) {
         throw ImportError(line, "not valid JSON: " + json_error(e));
+      } catch (const ojson::exception& e) {  // a number beyond a double (1e400), and the like
+        throw ImportError(line, std::string("not valid JSON: ") + e.what());
       }
       if (!have_session_line) {
         info = parse_session_line(j, line);

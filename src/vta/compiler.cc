@@ -42,10 +42,12 @@ struct Dma {
   int64_t footprint() const { return (y + y0 + y1) * (x + x0 + x1); }
 };
 
+// Drops the dimensions of one element. A dimension of one padding element stays: dropped, the
+// copy would load a real row or column where the tile needs zeros.
 std::vector<Dim> drop_unit(const std::vector<Dim>& dims) {
   std::vector<Dim> out;
   for (const Dim& d : dims) {
-    if (d.span() > 1) out.push_back(d);
+    if (d.span() > 1 || d.pad0 || d.pad1) out.push_back(d);
   }
   return out;
 }

@@ -69,7 +69,8 @@ std::string Workload::describe() const {
     os << "conv2d n=" << n << " " << h << "x" << w << " " << ci << "->" << co << " k=" << k
        << " pad=" << pad << " stride=" << stride;
     constexpr int64_t kShown = int64_t{1} << 20;  // output sizes of a rejected one may overflow
-    if (stride >= 1 && k >= 1 && pad >= 0 && std::max({h, w, k, pad}) <= kShown) {
+    if (stride >= 1 && k >= 1 && h >= 1 && w >= 1 && pad >= 0 &&
+        std::max({h, w, k, pad}) <= kShown) {
       os << " -> " << oh() << "x" << ow();
     }
   }
@@ -149,6 +150,20 @@ void Workload::validate(const HwConfig& hw) const {
     std::snprintf(text, sizeof text, "%.3g", work);
     fail(std::string(text) +
          " multiply-accumulates, more than 1e11: the simulator would take hours");
+  }
+  // The simulator holds the tensors in one DRAM image of at most 2 GiB (int8 input and weights,
+  // int32 at most per output element); a large stride keeps the work small but not the input.
+  const double bytes =
+      static_cast<double>(n) * static_cast<double>(ci) * static_cast<double>(h) *
+          static_cast<double>(w) +
+      static_cast<double>(co) * static_cast<double>(ci) * static_cast<double>(k * k) +
+      4.0 * static_cast<double>(n) * static_cast<double>(co) * static_cast<double>(oh()) *
+          static_cast<double>(ow());
+  if (bytes > 2147483648.0) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", bytes);
+    fail("its tensors take " + std::string(text) +
+         " bytes, more than the simulator's 2 GiB DRAM image");
   }
   if (n % hw.batch() != 0)
     fail("batch must be a multiple of BATCH = " + std::to_string(hw.batch()));

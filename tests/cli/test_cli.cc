@@ -237,6 +237,32 @@ TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(read_bytes(garbage), "{\"not\": \"a cache\"}");
   EXPECT_NE(cli("best --db " + file("missing.db")).status, 0);
+  // The file given is at fault: exit 2, as for every input error.
+  std::ofstream(file("bad.jsonl")) << "{\"session\": 1}\n";
+  for (const std::string& args :
+       {"best --db " + garbage, "export --db " + garbage, "import --db " + garbage + " --in " + db,
+        "import --db " + file("new.db") + " --in " + file("bad.jsonl")}) {
+    const Result bad = cli(args);
+    EXPECT_EQ(bad.status, 2) << args << " -> " << bad.err;
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << args << " -> " << bad.err;
+  }
+  EXPECT_EQ(read_bytes(garbage), "{\"not\": \"a cache\"}");
+  // A store without a successful run has no best: nothing on standard output, the reason on
+  // standard error, exit 1.
+  const std::string failed = file("failed.db");
+  std::ofstream(file("fail.json"))
+      << R"({"device_name": "D", "kernel_name": "k", "tune_params_keys": ["x"],
+            "tune_params": {"x": [1, 2]}, "objective": "time",
+            "cache": {"1": {"x": 1, "time": "RuntimeFailedConfig"},
+                      "2": {"x": 2, "time": "CompilationFailedConfig"}}})";
+  ASSERT_EQ(cli("tune --target replay --space " + file("fail.json") + " --trials 2 --quiet --db " +
+                failed)
+                .status,
+            0);
+  const Result none = cli("best --db " + failed);
+  EXPECT_EQ(none.status, 1);
+  EXPECT_EQ(none.out, "");
+  EXPECT_NE(none.err.find("no successful run among 2 trials"), std::string::npos) << none.err;
 }
 
 TEST_F(Cli, TuneTakesTunerParametersAsSetOrAsOptions) {

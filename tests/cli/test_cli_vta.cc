@@ -192,6 +192,8 @@ TEST_F(CliVta, BadInputGetsOneLine) {
       {"space --task dense:ci=16,co=99999999", "ci and co must be at most 65536"},
       {"space --task conv2d:h=4096,w=4096,ci=4096,co=4096,k=3",
        "2.53e+15 multiply-accumulates, more than 1e11"},
+      {"space --task conv2d:h=4096,w=4096,ci=65536,co=16,k=1,stride=4096",  // little work
+       "its tensors take 1.1e+12 bytes, more than the simulator's 2 GiB"},
       {"tasks --hw " + file("wrap.json"), "hardware key LOG_BLOCK = 4294967300 is out of range"},
       {"tasks --hw " + file("clock.json"), "CLOCK_MHZ must be in 0.001..1e6"},
   };

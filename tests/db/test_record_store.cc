@@ -824,6 +824,7 @@ TEST(RecordStoreJsonl, ImportRejectsMalformedLines) {
       {edited([](auto& j) { j["latency"]["mean_ms"] = 0; }), "must be a positive time, got 0"},
       {edited([](auto& j) { j["latency"] = nullptr; }), "a successful run needs a latency"},
       {edited([](auto& j) { j["trial"] = 0; }), "'trial' must be >= 1"},
+      {R"({"config_index": 1e400})", "not valid JSON"},  // no double holds it
       {edited([](auto& j) { j["round"] = -2; }), "'round' must be >= 0"},
       {edited([](auto& j) { j["hidden"]["registers"] = "many"; }), "registers"},
       {edited([](auto& j) { j["build_time_s"] = nullptr; }), "build_time_s"},
