@@ -165,7 +165,7 @@ int run_space(const TargetArgs& a) {
 // configurations by their knob values, so it is written with the space of the target the store was
 // tuned on: the target options must give that space (its digest is checked).
 int run_export(const std::string& db, const std::string& out, const std::string& format,
-               TargetArgs target_args) {
+               TargetArgs target_args, bool task_given, bool template_given) {
   RecordStore store = open_existing(db);
   std::ostringstream text;
   if (format == "jsonl") {
@@ -174,6 +174,17 @@ int run_export(const std::string& db, const std::string& out, const std::string&
     const std::optional<SessionInfo> session = store.session();
     if (!session) throw UsageError(db + " holds no tuning session yet");
     if (target_args.target.empty()) target_args.target = session->target;
+    if (target_args.target == "vta" && session->target == "vta") {
+      // The store's task names its workload and template (resnet18.C9@vta-<hw>/extended); the
+      // hardware is named by its parameters, so a file or the extended preset needs --hw.
+      const size_t at = session->task.find('@'), slash = session->task.rfind('/');
+      if (!task_given && at != std::string::npos) {
+        target_args.options.task = session->task.substr(0, at);
+      }
+      if (!template_given && slash != std::string::npos && slash > at) {
+        target_args.options.tmpl = session->task.substr(slash + 1);
+      }
+    }
     std::unique_ptr<Target> target = make_target(target_args.target, target_args.options);
     if (target->name() != session->target || target->task() != session->task ||
         target->space().digest() != session->space_digest) {
@@ -368,7 +379,8 @@ int main(int argc, char** argv) {
     }
     if (b->parsed()) return run_best(best_db, best_json);
     if (e->parsed()) {
-      return run_export(export_db, export_out, export_format, export_target);
+      return run_export(export_db, export_out, export_format, export_target, e->count("--task") > 0,
+                        e->count("--template") > 0);
     }
     if (im->parsed()) {
       if (!std::filesystem::exists(import_in)) throw UsageError(import_in + ": no such file");

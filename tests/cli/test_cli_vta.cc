@@ -156,6 +156,28 @@ TEST_F(CliVta, TuneDefaultsToTheVtaTarget) {
   EXPECT_EQ(s["trials"], 12);
 }
 
+TEST_F(CliVta, AStoreExportsAsAKernelTunerCacheWithTheWorkloadAndTemplateItNames) {
+  ASSERT_EQ(
+      cli("tune --task resnet18.C9 --template extended --tuner xgb --trials 24 --quiet --db " +
+          file("v.db") + " --summary " + file("v.json"))
+          .status,
+      0);
+  const Result r = cli("export --db " + file("v.db") + " --format kernel-tuner --out " +
+                       file("v.cache.json"));  // no --task, no --template: the store's
+  ASSERT_EQ(r.status, 0) << r.err;
+  const json cache = json::parse(read(file("v.cache.json")));
+  EXPECT_EQ(cache["kernel_name"], "resnet18.C9");
+  EXPECT_EQ(cache["device_name"], "vta-1x16_i8w8a32_15_15_18_17/extended");
+  const json s = json::parse(read(file("v.json")));
+  const Result replayed = cli("tune --target replay --space " + file("v.cache.json") +
+                              " --tuner grid --trials 1000 --summary " + file("r.json"));
+  ASSERT_EQ(replayed.status, 0) << replayed.err;
+  EXPECT_EQ(json::parse(read(file("r.json")))["best_latency_ms"], s["best_latency_ms"]);
+  // Given, the options must be the store's.
+  EXPECT_EQ(cli("export --db " + file("v.db") + " --format kernel-tuner --template stock").status,
+            2);
+}
+
 TEST_F(CliVta, AConfigWrittenInlineIsNeverTakenForAFileName) {
   // An indented object is longer than a file name may be (255 bytes): it was looked up as a file.
   const std::string config = R"({
