@@ -207,10 +207,11 @@ int run_export(const std::string& db, const std::string& out, const std::string&
   return 0;
 }
 
-// --set NAME=VALUE options into tuner parameters (a dash in NAME reads as an underscore). A name
+// Adds --set NAME=VALUE options (a dash in NAME reads as an underscore) to `params`, which may
+// already hold parameters given otherwise, `how[name]` saying how ("--plan-size 32"). A name
 // given twice with two values is refused.
-void add_sets(const std::vector<std::string>& sets, std::map<std::string, std::string>& params) {
-  std::map<std::string, std::string> given;
+void add_sets(const std::vector<std::string>& sets, std::map<std::string, std::string>& params,
+              std::map<std::string, std::string> how = {}) {
   for (const std::string& set : sets) {
     const size_t eq = set.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -219,13 +220,15 @@ void add_sets(const std::vector<std::string>& sets, std::map<std::string, std::s
     std::string name = set.substr(0, eq);
     std::replace(name.begin(), name.end(), '-', '_');
     const std::string value = set.substr(eq + 1);
-    if (auto it = given.find(name); it != given.end() && canonical_param_value(name, it->second) !=
-                                                             canonical_param_value(name, value)) {
-      throw UsageError("parameter " + name + " is given twice (--set " + name + "=" + it->second +
-                       " and --set " + name + "=" + value + "); give it once");
+    const std::string given = "--set " + name + "=" + value;
+    if (auto it = params.find(name);
+        it != params.end() &&
+        canonical_param_value(name, it->second) != canonical_param_value(name, value)) {
+      throw UsageError("parameter " + name + " is given twice (" + how[name] + " and " + given +
+                       "); give it once");
     }
-    given[name] = value;
     params[name] = value;
+    how[name] = given;
   }
 }
 
@@ -360,21 +363,13 @@ int main(int argc, char** argv) {
 
   try {
     if (t->parsed()) {
+      std::map<std::string, std::string> how;
       for (const auto& [name, option] : param_options) {
-        if (option->count() > 0) tune.options.params[name] = param_text[name];
+        if (option->count() == 0) continue;
+        tune.options.params[name] = param_text[name];
+        how[name] = option->get_name() + " " + param_text[name];
       }
-      const std::map<std::string, std::string> flags = tune.options.params;
-      add_sets(tune_sets, tune.options.params);
-      for (const auto& [name, value] : flags) {
-        if (canonical_param_value(name, tune.options.params.at(name)) !=
-            canonical_param_value(name, value)) {
-          std::string flag = name;
-          std::replace(flag.begin(), flag.end(), '_', '-');
-          throw UsageError("parameter " + name + " is given twice (--" + flag + " " + value +
-                           " and --set " + name + "=" + tune.options.params.at(name) +
-                           "); give it once");
-        }
-      }
+      add_sets(tune_sets, tune.options.params, how);
       return run_tune(tune);
     }
     if (b->parsed()) return run_best(best_db, best_json);
