@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -515,29 +516,18 @@ std::string link_to(const std::string& file) {
 }
 
 // plots/overall.svg: the share of runs that have reached xgb's final best (same task and seed) by
-// each trial, per tuner: samples to equal as a picture. plots/<task>.svg: per tuner, the median
-// over the seeds of the best latency so far relative to the space's optimum (or, where it is not
-// known, the best any run reached), with the band between the quartiles.
-// Returns the task keys drawn, with their file names (a task where no run measured anything has
-// no plot). The folder is emptied first, so that no picture of an earlier bench stays behind.
-std::map<std::string, std::string> write_plots(const std::vector<Task>& tasks,
-                                               const Summaries& summary, const json& result,
-                                               const BenchOptions& o) {
-  namespace bp = bench_plots;
-  const fs::path dir = fs::path(o.out) / "plots";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::map<std::string, std::string> names = plot_names(tasks);
-  std::map<std::string, std::string> drawn;
+// each trial, per tuner: samples to equal as a picture.
+bench_plots::Chart overall_chart(const std::vector<Task>& tasks, const Summaries& summary,
+                                 const json& result, const BenchOptions& o) {
   int64_t longest = 1;
   for (const auto& [key, s] : summary) longest = std::max(longest, s["trials"].get<int64_t>());
-  bp::Chart overall{"Runs that have reached xgb's final best (same task and seed)",
-                    "trial",
-                    "share of runs",
-                    0,
-                    1,
-                    true,
-                    {}};
+  bench_plots::Chart chart{"Runs that have reached xgb's final best (same task and seed)",
+                           "trial",
+                           "share of runs",
+                           0,
+                           1,
+                           true,
+                           {}};
   for (const std::string& tuner : o.tuners) {
     std::vector<int64_t> first;
     for (const Task& t : tasks) {
@@ -546,54 +536,78 @@ std::map<std::string, std::string> write_plots(const std::vector<Task>& tasks,
         first.push_back(m["equal_trial"].is_number() ? m["equal_trial"].get<int64_t>() : 0);
       }
     }
-    overall.series.push_back({tuner, bp::share_reached(first, longest), {}, {}});
+    chart.series.push_back({tuner, bench_plots::share_reached(first, longest), {}, {}});
   }
-  write_file(dir / "overall.svg", bp::svg(overall));
+  return chart;
+}
+
+// plots/<task>.svg: per tuner, the median over the seeds of the best latency so far relative to
+// the space's optimum (or, where it is not known, the best any run reached), with the band between
+// the quartiles. None where no run of the task measured anything.
+std::optional<bench_plots::Chart> task_chart(const Task& t, const Summaries& summary,
+                                             const json& result, const BenchOptions& o) {
+  namespace bp = bench_plots;
+  double reference = INFINITY;
+  bool optimum = false;
+  for (const std::string& tuner : o.tuners) {
+    for (const auto& [seed, m] : result["tasks"][t.key][tuner]["seeds"].items()) {
+      if (m.contains("optimum_ms")) {
+        reference = m["optimum_ms"].get<double>();
+        optimum = true;
+      } else if (!optimum && m["best_latency_ms"].is_number()) {
+        reference = std::min(reference, m["best_latency_ms"].get<double>());
+      }
+    }
+  }
+  if (!std::isfinite(reference)) return std::nullopt;
+  bp::Chart chart{
+      t.key + ": best so far, median over " + std::to_string(o.seeds) + " seeds (band: quartiles)",
+      "trial",
+      optimum ? "best latency / optimum" : "best latency / best of all runs",
+      1,
+      1,
+      false,
+      {}};
+  for (const std::string& tuner : o.tuners) {
+    std::vector<std::vector<double>> curves;
+    int64_t budget = 1;
+    for (int seed = 1; seed <= o.seeds; ++seed) {
+      const json& s = summary.at({t.key, tuner, seed});
+      budget = s["trials"].get<int64_t>();
+      curves.push_back(bp::running_best(s["history"], budget));
+      for (double& v : curves.back()) v /= reference;
+    }
+    bp::Series series{tuner, bp::quantile_by_trial(curves, 0.5),
+                      bp::quantile_by_trial(curves, 0.25), bp::quantile_by_trial(curves, 0.75)};
+    // The y axis ends where the medians are a little way into the runs, so that the end game,
+    // where the tuners differ, is not flattened by the first random trials.
+    const auto early =
+        static_cast<size_t>(std::min<int64_t>(std::max<int64_t>(budget / 100, 8), budget));
+    if (early <= series.y.size() && std::isfinite(series.y[early - 1])) {
+      chart.y_max = std::max(chart.y_max, series.y[early - 1]);
+    }
+    chart.series.push_back(std::move(series));
+  }
+  chart.y_max = chart.y_max > 1 ? std::min(chart.y_max, 4.0) : 2.0;
+  return chart;
+}
+
+// Writes plots/ (emptied first, so that no picture of an earlier bench stays behind) and returns
+// the task keys drawn with their file names.
+std::map<std::string, std::string> write_plots(const std::vector<Task>& tasks,
+                                               const Summaries& summary, const json& result,
+                                               const BenchOptions& o) {
+  const fs::path dir = fs::path(o.out) / "plots";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  write_file(dir / "overall.svg", bench_plots::svg(overall_chart(tasks, summary, result, o)));
+  const std::map<std::string, std::string> names = plot_names(tasks);
+  std::map<std::string, std::string> drawn;
   for (const Task& t : tasks) {
-    double reference = INFINITY;
-    bool optimum = false;
-    for (const std::string& tuner : o.tuners) {
-      for (const auto& [seed, m] : result["tasks"][t.key][tuner]["seeds"].items()) {
-        if (m.contains("optimum_ms")) {
-          reference = m["optimum_ms"].get<double>();
-          optimum = true;
-        } else if (!optimum && m["best_latency_ms"].is_number()) {
-          reference = std::min(reference, m["best_latency_ms"].get<double>());
-        }
-      }
+    if (auto chart = task_chart(t, summary, result, o)) {
+      write_file(dir / names.at(t.key), bench_plots::svg(*chart));
+      drawn[t.key] = names.at(t.key);
     }
-    if (!std::isfinite(reference)) continue;  // no run of this task measured anything
-    bp::Chart chart{t.key + ": best so far, median over " + std::to_string(o.seeds) +
-                        " seeds (band: quartiles)",
-                    "trial",
-                    optimum ? "best latency / optimum" : "best latency / best of all runs",
-                    1,
-                    1,
-                    false,
-                    {}};
-    for (const std::string& tuner : o.tuners) {
-      std::vector<std::vector<double>> curves;
-      int64_t budget = 1;
-      for (int seed = 1; seed <= o.seeds; ++seed) {
-        const json& s = summary.at({t.key, tuner, seed});
-        budget = s["trials"].get<int64_t>();
-        curves.push_back(bp::running_best(s["history"], budget));
-        for (double& v : curves.back()) v /= reference;
-      }
-      bp::Series series{tuner, bp::quantile_by_trial(curves, 0.5),
-                        bp::quantile_by_trial(curves, 0.25), bp::quantile_by_trial(curves, 0.75)};
-      // The y axis ends where the medians are a little way into the runs, so that the end game,
-      // where the tuners differ, is not flattened by the first random trials.
-      const auto early =
-          static_cast<size_t>(std::min<int64_t>(std::max<int64_t>(budget / 100, 8), budget));
-      if (early <= series.y.size() && std::isfinite(series.y[early - 1])) {
-        chart.y_max = std::max(chart.y_max, series.y[early - 1]);
-      }
-      chart.series.push_back(std::move(series));
-    }
-    chart.y_max = chart.y_max > 1 ? std::min(chart.y_max, 4.0) : 2.0;
-    write_file(dir / names.at(t.key), bp::svg(chart));
-    drawn[t.key] = names.at(t.key);
   }
   return drawn;
 }
