@@ -21,7 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,21 @@ struct BenchOptions {
   // folder records its settings (settings.json), and one made with others is refused: use a fresh
   // --out for each setting.
   std::map<std::string, std::string> params;
+  // Asked while runs are in flight (after each run ends, and when a signal interrupts the wait);
+  // once it returns true, no run is started, the runs in flight are ended (SIGTERM: their stores
+  // keep what they measured, and the same bench resumes them exactly) and run_bench throws
+  // BenchStopped. Empty: never.
+  std::function<bool()> stop_requested;
+};
+
+// Thrown by run_bench when options.stop_requested asked it to stop.
+struct BenchStopped : std::runtime_error {
+  BenchStopped(size_t finished, size_t total)
+      : std::runtime_error("bench stopped with " + std::to_string(finished) + " of " +
+                           std::to_string(total) + " runs finished"),
+        finished(finished),
+        total(total) {}
+  size_t finished, total;  // runs with a summary, of all the bench's runs
 };
 
 // Runs what is missing under options.out, then writes results.json, results.md and plots/ (SVG:

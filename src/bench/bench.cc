@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -227,8 +228,18 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   std::map<pid_t, const Run*> active;
   size_t next = 0, done = 0;
+  auto stop_asked = [&] { return o.stop_requested && o.stop_requested(); };
+  // Ends the runs in flight (their stores keep what they measured) and says how far the bench got.
+  auto stop = [&] {
+    for (const auto& [child, run] : active) kill(child, SIGTERM);
+    for (const auto& [child, run] : active) waitpid(child, nullptr, 0);
+    size_t finished = 0;
+    for (const Run& r : runs) finished += fs::exists(r.summary()) ? 1 : 0;
+    throw BenchStopped(finished, runs.size());
+  };
   std::vector<std::string> failures;
   while (next < pending.size() || !active.empty()) {
+    if (stop_asked()) stop();
     while (next < pending.size() && static_cast<int>(active.size()) < o.jobs) {
       const Run* r = pending[next++];
       fs::create_directories(r->dir);
@@ -236,6 +247,10 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
       const pid_t pid = fork();
       if (pid < 0) throw std::runtime_error("bench: fork failed");
       if (pid == 0) {
+        // The bench's stop handler is not the run's: a signal ends a run (its store keeps what it
+        // measured).
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
         const int log = open((r->dir / "log.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (log >= 0) {
           dup2(log, STDOUT_FILENO);
@@ -255,11 +270,15 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
     }
     int status = 0;
     const pid_t pid = waitpid(-1, &status, 0);
-    if (pid < 0) break;
+    if (pid < 0) {
+      if (errno == EINTR) continue;  // a signal: asked about at the top of the loop
+      break;
+    }
     auto it = active.find(pid);
     if (it == active.end()) continue;
     const Run* r = it->second;
     active.erase(it);
+    if (stop_asked()) continue;  // ended by the signal that stops the bench: no failure
     ++done;
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(r->summary());
     if (!ok) failures.push_back(r->task->key + " " + r->tuner + " seed " + std::to_string(r->seed));

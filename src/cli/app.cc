@@ -393,7 +393,16 @@ int main(int argc, char** argv) {
     if (sp->parsed()) return run_space(space_args);
     if (bn->parsed()) {
       add_sets(bench_sets, bench.params);
-      run_bench(bench);
+      StopSignals signals;
+      bench.stop_requested = [] { return stop_requested(); };
+      try {
+        run_bench(bench);
+      } catch (const BenchStopped& stopped) {
+        std::cerr << "ml2tuner: stopped by " << stop_signal_name() << " with " << stopped.finished
+                  << " of " << stopped.total << " runs finished; they are in " << bench.out
+                  << ", and the same command resumes the others\n";
+        return stop_exit_code();
+      }
       std::cout << (std::filesystem::path(bench.out) / "results.md").string() << "\n";
       return 0;
     }

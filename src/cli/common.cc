@@ -84,32 +84,25 @@ extern "C" void on_stop_signal(int sig) { stop_signal = sig; }
 
 struct StopRequested {};  // thrown from the progress callback
 
-// The handler, for one session: reset to the default after its first delivery (so that a second
-// signal ends the process), and the previous dispositions restored afterwards.
-class StopSignals {
- public:
-  StopSignals() {
-    stop_signal = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ = {};
-  struct sigaction old_term_ = {};
-};
-
 }  // namespace
+
+StopSignals::StopSignals() {
+  stop_signal = 0;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int_);
+  sigaction(SIGTERM, &sa, &old_term_);
+}
+
+StopSignals::~StopSignals() {
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+}
+
+bool stop_requested() { return stop_signal != 0; }
+const char* stop_signal_name() { return stop_signal == SIGINT ? "SIGINT" : "SIGTERM"; }
 
 std::optional<TuneSummary> run_stoppable(Tuner& tuner, ProgressPrinter& printer, int64_t budget,
                                          const std::string& db) {
@@ -126,8 +119,8 @@ std::optional<TuneSummary> run_stoppable(Tuner& tuner, ProgressPrinter& printer,
     return s;
   } catch (const StopRequested&) {
     printer.finish();
-    std::cerr << "ml2tuner: stopped by " << (stop_signal == SIGINT ? "SIGINT" : "SIGTERM")
-              << " after " << stored_trials << " of " << budget << " trials; "
+    std::cerr << "ml2tuner: stopped by " << stop_signal_name() << " after " << stored_trials
+              << " of " << budget << " trials; "
               << (db.empty() ? "without --db they are not kept"
                              : "they are in " + db + ", and the same command resumes")
               << "\n";

@@ -1,6 +1,8 @@
 // Pieces the ml2tuner subcommands share.
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -48,6 +50,23 @@ class ProgressPrinter {
   bool printed_ = false;
   std::chrono::steady_clock::time_point last_;
 };
+
+// While one lives, the first SIGINT or SIGTERM is only noted (stop_requested()); the handler is
+// then reset, so that a second signal ends the process at once. The previous dispositions are
+// restored when it ends.
+class StopSignals {
+ public:
+  StopSignals();
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ = {};
+  struct sigaction old_term_ = {};
+};
+bool stop_requested();
+const char* stop_signal_name();  // "SIGINT" or "SIGTERM"
 
 // Runs `tuner`, printing its progress. The first SIGINT (a terminal's Ctrl-C) or SIGTERM stops it
 // once the measurements in flight are stored; it then says how far it got and how to resume

@@ -179,6 +179,58 @@ TEST_F(Cli, CtrlCStopsAfterTheMeasurementsInFlightAndTheSameCommandResumes) {
   EXPECT_EQ(s["replayed_rounds"], s["stored_rounds"]);
 }
 
+TEST_F(Cli, CtrlCStopsABenchAndTheSameCommandFinishesIt) {
+  // SIGINT to the whole process group, as a terminal's Ctrl-C: the runs in flight end (their
+  // stores keep what they measured), the bench says how far it got and exits with 130, and no
+  // process is left. The same command then finishes it as if it had never stopped.
+  const std::string out = file("b"), args = "--suite " + kConv3090 +
+                                            " --tuners xgb,ml2 --trials 200 --seeds 2 --jobs 1";
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    setpgid(0, 0);
+    const std::string err = file("b.err");
+    if (!freopen(err.c_str(), "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(99);
+    const std::string cmd =
+        std::string("exec ") + ML2_CLI_PATH + " bench " + args + " --out " + out;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  setpgid(child, child);
+  const fs::path first =
+      fs::path(out) / "runs" / "convolution" / "RTX_3090" / "xgb" / "seed1" / "summary.json";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(first) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(-child, SIGINT);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "ended by a signal: " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string err = read_bytes(file("b.err"));
+  EXPECT_NE(err.find("ml2tuner: stopped by SIGINT with "), std::string::npos) << err;
+  EXPECT_NE(err.find(" of 4 runs finished; they are in " + out + ", and the same command resumes"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("FAILED"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(fs::path(out) / "results.json"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NE(kill(-child, 0), 0) << "a process of the bench is still running";
+  ASSERT_EQ(cli("bench " + args + " --quiet --out " + out).status, 0);
+  ASSERT_EQ(cli("bench " + args + " --quiet --out " + file("whole")).status, 0);
+  const json stopped = read_json(out + "/results.json"),
+             whole = read_json(file("whole") + "/results.json");
+  for (const char* tuner : {"xgb", "ml2"}) {
+    for (const auto& [seed, m] : whole["tasks"]["convolution/RTX_3090"][tuner]["seeds"].items()) {
+      const json& n = stopped["tasks"]["convolution/RTX_3090"][tuner]["seeds"][seed];
+      EXPECT_EQ(n["equal_trial"], m["equal_trial"]) << tuner << " seed " << seed;
+      EXPECT_EQ(n["best_latency_ms"], m["best_latency_ms"]) << tuner << " seed " << seed;
+      EXPECT_EQ(n["builds"], m["builds"]) << tuner << " seed " << seed;
+    }
+  }
+}
+
 TEST_F(Cli, ResumeFrom100To300MeasuresTwoHundredNewConfigurations) {
   const std::string base =
       "tune --target replay --space " + kConv3090 + " --seed 4 --quiet --db " + file("r.db");
