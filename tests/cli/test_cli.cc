@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -121,22 +122,38 @@ TEST_F(Cli, RandomOnConvolution3090FindsTheRecordedBest) {
   EXPECT_EQ(json::parse(best_cmd.out), s["best_config"]);
 }
 
+// Runs `ml2tuner ARGS` in a process group of its own (stderr to `err`), waits until `ready()` (at
+// most a minute), sends SIGINT to the whole group, as a terminal's Ctrl-C, and returns the
+// command's exit status (-1 if a signal ended it).
+int interrupted(const std::string& args, const std::string& err,
+                const std::function<bool()>& ready) {
+  const pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    setpgid(0, 0);
+    if (!freopen(err.c_str(), "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(99);
+    const std::string cmd = std::string("exec ") + ML2_CLI_PATH + " " + args;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(98);
+  }
+  setpgid(child, child);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!ready() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(-child, SIGINT);
+  int status = 0;
+  waitpid(child, &status, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NE(kill(-child, 0), 0) << "a process of `" << args << "` is still running";
+  EXPECT_TRUE(WIFEXITED(status)) << "ended by a signal: " << WTERMSIG(status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 TEST_F(Cli, CtrlCStopsAfterTheMeasurementsInFlightAndTheSameCommandResumes) {
   // SIGINT to the whole process group, as a terminal's Ctrl-C: the workers ignore it, the tuner
   // stops once what is in flight is stored, exits with 130 and says how to resume.
   const std::string db = file("int.db");
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    setpgid(0, 0);
-    const std::string err = file("int.err");
-    if (!freopen(err.c_str(), "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(99);
-    execl(ML2_CLI_PATH, ML2_CLI_PATH, "tune", "--task", "resnet18.C4", "--template", "extended",
-          "--tuner", "ml2", "--trials", "150", "--seed", "2", "--db", db.c_str(), "--quiet",
-          static_cast<char*>(nullptr));
-    _exit(98);
-  }
-  setpgid(child, child);
   auto stored_trials = [&]() -> size_t {
     try {
       size_t n = 0;
@@ -146,15 +163,11 @@ TEST_F(Cli, CtrlCStopsAfterTheMeasurementsInFlightAndTheSameCommandResumes) {
       return 0;  // not created yet
     }
   };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (stored_trials() == 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  kill(-child, SIGINT);
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status)) << "ended by a signal: " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_EQ(interrupted("tune --task resnet18.C4 --template extended --tuner ml2 --trials 150 "
+                        "--seed 2 --quiet --db " +
+                            db,
+                        file("int.err"), [&] { return stored_trials() > 0; }),
+            130);
   const std::string err = read_bytes(file("int.err"));
   EXPECT_NE(err.find("ml2tuner: stopped by SIGINT after "), std::string::npos) << err;
   EXPECT_NE(err.find("of 150 trials; they are in " + db + ", and the same command resumes"),
@@ -185,29 +198,11 @@ TEST_F(Cli, CtrlCStopsABenchAndTheSameCommandFinishesIt) {
   // process is left. The same command then finishes it as if it had never stopped.
   const std::string out = file("b"), args = "--suite " + kConv3090 +
                                             " --tuners xgb,ml2 --trials 200 --seeds 2 --jobs 1";
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    setpgid(0, 0);
-    const std::string err = file("b.err");
-    if (!freopen(err.c_str(), "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(99);
-    const std::string cmd =
-        std::string("exec ") + ML2_CLI_PATH + " bench " + args + " --out " + out;
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(98);
-  }
-  setpgid(child, child);
   const fs::path first =
       fs::path(out) / "runs" / "convolution" / "RTX_3090" / "xgb" / "seed1" / "summary.json";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!fs::exists(first) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  kill(-child, SIGINT);
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status)) << "ended by a signal: " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_EQ(interrupted("bench " + args + " --out " + out, file("b.err"),
+                        [&] { return fs::exists(first); }),
+            130);
   const std::string err = read_bytes(file("b.err"));
   EXPECT_NE(err.find("ml2tuner: stopped by SIGINT with "), std::string::npos) << err;
   EXPECT_NE(err.find(" of 4 runs finished; they are in " + out + ", and the same command resumes"),
@@ -215,8 +210,6 @@ TEST_F(Cli, CtrlCStopsABenchAndTheSameCommandFinishesIt) {
       << err;
   EXPECT_EQ(err.find("FAILED"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(fs::path(out) / "results.json"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_NE(kill(-child, 0), 0) << "a process of the bench is still running";
   ASSERT_EQ(cli("bench " + args + " --quiet --out " + out).status, 0);
   ASSERT_EQ(cli("bench " + args + " --quiet --out " + file("whole")).status, 0);
   const json stopped = read_json(out + "/results.json"),
