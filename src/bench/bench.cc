@@ -27,6 +27,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "bench/plots.h"
 #include "bench/stats.h"
@@ -269,9 +270,15 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
       active[pid] = r;
     }
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
+    // Polled, not blocking: a stop asked for between the question at the top of the loop and a
+    // blocking wait would go unseen until a run ends (a VTA run takes tens of seconds).
+    pid_t pid = 0;
+    while ((pid = waitpid(-1, &status, o.stop_requested ? WNOHANG : 0)) == 0 && !stop_asked()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (pid == 0) continue;  // asked to stop: at the top of the loop
     if (pid < 0) {
-      if (errno == EINTR) continue;  // a signal: asked about at the top of the loop
+      if (errno == EINTR) continue;
       break;
     }
     auto it = active.find(pid);
