@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <glob.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -233,7 +234,10 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
   // Ends the runs in flight (their stores keep what they measured) and says how far the bench got.
   auto stop = [&] {
     for (const auto& [child, run] : active) kill(child, SIGTERM);
-    for (const auto& [child, run] : active) waitpid(child, nullptr, 0);
+    for (const auto& [child, run] : active) {
+      while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
     size_t finished = 0;
     for (const Run& r : runs) finished += fs::exists(r.summary()) ? 1 : 0;
     throw BenchStopped(finished, runs.size());
@@ -245,13 +249,24 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
       const Run* r = pending[next++];
       fs::create_directories(r->dir);
       std::fflush(nullptr);
+      // The stop signals wait while the run is forked: one that came before the run has set its
+      // own dispositions would reach the bench's handler in the run, and be lost.
+      sigset_t stops, previous;
+      sigemptyset(&stops);
+      sigaddset(&stops, SIGINT);
+      sigaddset(&stops, SIGTERM);
+      sigprocmask(SIG_BLOCK, &stops, &previous);
+      const pid_t bench = getpid();
       const pid_t pid = fork();
-      if (pid < 0) throw std::runtime_error("bench: fork failed");
       if (pid == 0) {
         // The bench's stop handler is not the run's: a signal ends a run (its store keeps what it
-        // measured).
+        // measured), and so does the end of the bench, however it ends (a second signal, a kill),
+        // so that no run goes on alone, holding the --out lock.
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != bench) _exit(1);
+        sigprocmask(SIG_SETMASK, &previous, nullptr);
         const int log = open((r->dir / "log.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (log >= 0) {
           dup2(log, STDOUT_FILENO);
@@ -267,6 +282,8 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
         std::fflush(nullptr);
         _exit(code);
       }
+      sigprocmask(SIG_SETMASK, &previous, nullptr);
+      if (pid < 0) throw std::runtime_error("bench: fork failed");
       active[pid] = r;
     }
     int status = 0;
@@ -285,7 +302,7 @@ void run_all(const std::vector<Run>& runs, const BenchOptions& o) {
     if (it == active.end()) continue;
     const Run* r = it->second;
     active.erase(it);
-    if (stop_asked()) continue;  // ended by the signal that stops the bench: no failure
+    if (stop_asked()) stop();  // it ended with the signal that stops the bench: no failure
     ++done;
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(r->summary());
     if (!ok) failures.push_back(r->task->key + " " + r->tuner + " seed " + std::to_string(r->seed));
@@ -798,8 +815,8 @@ json run_bench(const BenchOptions& given) {
   for (auto& [task, tuners] : for_md["tasks"].items()) {
     for (auto& [t, v] : tuners.items()) percent(v["mean"]);
   }
-  write_file(fs::path(o.out) / "results.json", result.dump(2) + "\n");
-  write_file(fs::path(o.out) / "results.md", markdown(for_md, o, tasks, plots));
+  replace_file(fs::path(o.out) / "results.json", result.dump(2) + "\n");
+  replace_file(fs::path(o.out) / "results.md", markdown(for_md, o, tasks, plots));
   return result;
 }
 
