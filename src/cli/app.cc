@@ -381,10 +381,17 @@ int main(int argc, char** argv) {
       if (!std::filesystem::exists(import_in)) throw UsageError(import_in + ": no such file");
       std::istringstream in(read_maybe_gzipped(import_in));  // as export wrote it, .gz or not
       size_t n = 0;
+      const bool created = !std::filesystem::exists(import_db);
       try {
         RecordStore store(import_db);
         n = store.import_jsonl(in);
       } catch (const std::runtime_error& e) {
+        if (created) {  // an import refused leaves no empty store behind
+          for (const char* suffix : {"", "-wal", "-shm"}) {
+            std::error_code ignored;
+            std::filesystem::remove(import_db + suffix, ignored);
+          }
+        }
         throw UsageError(e.what());  // a line of the file, not a store, or another session's
       }
       std::cerr << "imported " << n << " records into " << import_db << "\n";

@@ -323,6 +323,7 @@ TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
     EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << args << " -> " << bad.err;
   }
   EXPECT_EQ(read_bytes(garbage), "{\"not\": \"a cache\"}");
+  EXPECT_FALSE(fs::exists(file("new.db")));  // the refused import left no empty store
   // A store without a successful run has no best: nothing on standard output, the reason on
   // standard error, exit 1.
   const std::string failed = file("failed.db");
