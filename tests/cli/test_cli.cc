@@ -140,12 +140,13 @@ size_t live_in_group(pid_t pgid) {
 }
 
 // Runs `ml2tuner ARGS` in a process group of its own (stderr to `err`), waits until `ready()` (at
-// most a minute), sends SIGINT to the whole group, as a terminal's Ctrl-C, and returns the
-// command's exit status (-1 if a signal ended it).
-int interrupted(const std::string& args, const std::string& err,
-                const std::function<bool()>& ready) {
+// most a minute), sends SIGINT to the whole group, as a terminal's Ctrl-C, and checks that the
+// command stopped as asked: exit status 130, every one of `said` on its stderr, no process left.
+void expect_stopped_by_ctrl_c(const std::string& args, const std::string& err,
+                              const std::function<bool()>& ready,
+                              const std::vector<std::string>& said) {
   const pid_t child = fork();
-  if (child < 0) return -1;
+  ASSERT_GE(child, 0);
   if (child == 0) {
     setpgid(0, 0);
     if (!freopen(err.c_str(), "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(99);
@@ -163,8 +164,10 @@ int interrupted(const std::string& args, const std::string& err,
   waitpid(child, &status, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(live_in_group(child), 0u) << "a process of `" << args << "` is still running";
-  EXPECT_TRUE(WIFEXITED(status)) << "ended by a signal: " << WTERMSIG(status);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  ASSERT_TRUE(WIFEXITED(status)) << "ended by a signal: " << WTERMSIG(status);
+  const std::string text = read_bytes(err);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << text;
+  for (const std::string& part : said) EXPECT_NE(text.find(part), std::string::npos) << text;
 }
 
 TEST_F(Cli, CtrlCStopsAfterTheMeasurementsInFlightAndTheSameCommandResumes) {
@@ -180,16 +183,13 @@ TEST_F(Cli, CtrlCStopsAfterTheMeasurementsInFlightAndTheSameCommandResumes) {
       return 0;  // not created yet
     }
   };
-  EXPECT_EQ(interrupted("tune --task resnet18.C4 --template extended --tuner ml2 --trials 150 "
-                        "--seed 2 --quiet --db " +
-                            db,
-                        file("int.err"), [&] { return stored_trials() > 0; }),
-            130);
-  const std::string err = read_bytes(file("int.err"));
-  EXPECT_NE(err.find("ml2tuner: stopped by SIGINT after "), std::string::npos) << err;
-  EXPECT_NE(err.find("of 150 trials; they are in " + db + ", and the same command resumes"),
-            std::string::npos)
-      << err;
+  expect_stopped_by_ctrl_c(
+      "tune --task resnet18.C4 --template extended --tuner ml2 --trials 150 --seed 2 --quiet "
+      "--db " +
+          db,
+      file("int.err"), [&] { return stored_trials() > 0; },
+      {"ml2tuner: stopped by SIGINT after ",
+       "of 150 trials; they are in " + db + ", and the same command resumes"});
   size_t stopped_at = 0;
   for (const Record& r : RecordStore::open_read_only(db).records()) {
     if (!r.trial) continue;
@@ -217,15 +217,12 @@ TEST_F(Cli, CtrlCStopsABenchAndTheSameCommandFinishesIt) {
                                             " --tuners xgb,ml2 --trials 200 --seeds 2 --jobs 1";
   const fs::path first =
       fs::path(out) / "runs" / "convolution" / "RTX_3090" / "xgb" / "seed1" / "summary.json";
-  EXPECT_EQ(interrupted("bench " + args + " --out " + out, file("b.err"),
-                        [&] { return fs::exists(first); }),
-            130);
-  const std::string err = read_bytes(file("b.err"));
-  EXPECT_NE(err.find("ml2tuner: stopped by SIGINT with "), std::string::npos) << err;
-  EXPECT_NE(err.find(" of 4 runs finished; they are in " + out + ", and the same command resumes"),
-            std::string::npos)
-      << err;
-  EXPECT_EQ(err.find("FAILED"), std::string::npos) << err;
+  expect_stopped_by_ctrl_c(
+      "bench " + args + " --out " + out, file("b.err"), [&] { return fs::exists(first); },
+      {"ml2tuner: stopped by SIGINT with ",
+       " of 4 runs finished; they are in " + out + ", and the same command resumes"});
+  EXPECT_EQ(read_bytes(file("b.err")).find("FAILED"), std::string::npos)
+      << read_bytes(file("b.err"));
   EXPECT_FALSE(fs::exists(fs::path(out) / "results.json"));
   ASSERT_EQ(cli("bench " + args + " --quiet --out " + out).status, 0);
   ASSERT_EQ(cli("bench " + args + " --quiet --out " + file("whole")).status, 0);
@@ -242,17 +239,14 @@ TEST_F(Cli, CtrlCStopsABenchAndTheSameCommandFinishesIt) {
   // Interrupted in its last wave (no run left to start, one still going): stopped all the same,
   // not an error about a summary the interrupted run never wrote.
   const std::string last = file("last");
-  EXPECT_EQ(interrupted("bench --suite " + kConv3090 +
-                            " --tuners xgb,ml2 --trials 300 --seeds 1 --jobs 2 --out " + last,
-                        file("last.err"),
-                        [&] {
-                          return fs::exists(fs::path(last) / "runs" / "convolution" / "RTX_3090" /
-                                            "xgb" / "seed1" / "summary.json");
-                        }),
-            130)
-      << read_bytes(file("last.err"));
-  EXPECT_NE(read_bytes(file("last.err")).find("with 1 of 2 runs finished"), std::string::npos)
-      << read_bytes(file("last.err"));
+  expect_stopped_by_ctrl_c("bench --suite " + kConv3090 +
+                               " --tuners xgb,ml2 --trials 300 --seeds 1 --jobs 2 --out " + last,
+                           file("last.err"),
+                           [&] {
+                             return fs::exists(fs::path(last) / "runs" / "convolution" /
+                                               "RTX_3090" / "xgb" / "seed1" / "summary.json");
+                           },
+                           {"with 1 of 2 runs finished"});
 }
 
 TEST_F(Cli, ResumeFrom100To300MeasuresTwoHundredNewConfigurations) {
