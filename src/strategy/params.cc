@@ -296,6 +296,22 @@ const std::vector<ParamSpec>& param_specs() {
   return specs;
 }
 
+namespace {
+
+// A finite number as parameters are kept: whole numbers in fixed notation (100000, not 1e+05,
+// which reads as 1 to an integer parser), others in the shortest form that reads back as the same
+// double; -0 as 0.
+std::string number_text(double x) {
+  if (x == 0) x = 0;
+  char text[400];  // room for any double in fixed notation
+  const bool whole = std::floor(x) == x && std::abs(x) < 1e15;
+  auto out = whole ? std::to_chars(text, text + sizeof text, x, std::chars_format::fixed)
+                   : std::to_chars(text, text + sizeof text, x);
+  return std::string(text, out.ptr);
+}
+
+}  // namespace
+
 Params::Params(const std::string& tuner, const std::map<std::string, std::string>& given) {
   const auto& specs = param_specs();
   for (const auto& [name, value] : given) {
@@ -316,6 +332,7 @@ Params::Params(const std::string& tuner, const std::map<std::string, std::string
     if (std::find(s.tuners.begin(), s.tuners.end(), tuner) == s.tuners.end()) continue;
     auto g = given.find(s.name);
     const std::string value = g == given.end() ? s.default_value : g->second;
+    std::string kept = value;  // a number as number_text writes it: "1e1" is read as 10
     if (!s.choices.empty()) {
       if (std::find(s.choices.begin(), s.choices.end(), value) == s.choices.end()) {
         throw std::invalid_argument("parameter '" + s.name + "' must be one of " + join(s.choices) +
@@ -341,8 +358,9 @@ Params::Params(const std::string& tuner, const std::map<std::string, std::string
         throw std::invalid_argument("parameter '" + s.name + "' must be in " + range + ", got " +
                                     value);
       }
+      kept = number_text(x);
     }
-    values_[s.name] = canonical_param_value(s.name, value);  // "1e1" is read as 10
+    values_[s.name] = kept;
   }
 }
 
@@ -359,14 +377,7 @@ std::string canonical_param_value(const std::string& name, const std::string& va
     return value;
   }
   if (used != value.size() || !std::isfinite(x)) return value;
-  if (x == 0) x = 0;  // -0 and 0 read the same
-  char text[400];     // room for any double in fixed notation
-  // Whole numbers in fixed notation (100000, not 1e+05, which reads as 1 to an integer parser);
-  // others in the shortest form that reads back as the same double.
-  const bool whole = std::floor(x) == x && std::abs(x) < 1e15;
-  auto out = whole ? std::to_chars(text, text + sizeof text, x, std::chars_format::fixed)
-                   : std::to_chars(text, text + sizeof text, x);
-  return std::string(text, out.ptr);
+  return number_text(x);
 }
 
 double Params::number(const std::string& name) const { return std::stod(text(name)); }
