@@ -48,6 +48,9 @@ struct BoosterOptions {
   int rounds = 100;
   uint64_t seed = 0;
   int threads = 1;  // fixed, for determinism
+  // The prediction before the first tree (XGBoost's base_score); unset: XGBoost's default, 0.5.
+  // A model that learns a residual on top of another's prediction starts from 0.
+  std::optional<double> base_score;
 };
 
 class Booster {

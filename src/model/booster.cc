@@ -184,6 +184,7 @@ Booster Booster::train(const FeatureMatrix& x, const std::vector<float>& y,
   set_param(h, "subsample", number(options.subsample));
   set_param(h, "lambda", number(options.lambda));
   set_param(h, "alpha", number(options.alpha));
+  if (options.base_score) set_param(h, "base_score", number(*options.base_score));
 
   // `out` owns the handle from here on, so that after_round can predict with the model as it
   // stands and an exception anywhere frees it.

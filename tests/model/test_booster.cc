@@ -115,6 +115,23 @@ TEST(Booster, RankPairwiseOrdersMonotoneFunction) {
   EXPECT_TRUE(bitwise_equal(g.predict(test), p));
 }
 
+// base_score is the prediction before the first tree: a label equal to it leaves nothing to
+// learn, so one round predicts it exactly; from XGBoost's default (0.5) one round of eta 0.3 only
+// moves part of the way.
+TEST(Booster, BaseScoreIsThePredictionBeforeTheFirstTree) {
+  const FeatureMatrix x = random_matrix(64, 3, 7);
+  const std::vector<float> y(64, 3.0f);
+  BoosterOptions o;
+  o.rounds = 1;
+  o.base_score = 3.0;
+  for (float p : Booster::train(x, y, o).predict(x)) EXPECT_FLOAT_EQ(p, 3.0f);
+  o.base_score = 0.0;
+  for (float p : Booster::train(x, y, o).predict(x)) EXPECT_NEAR(p, 0.3 * 3.0 * 64 / 65, 1e-5);
+  o.base_score.reset();
+  for (float p : Booster::train(x, y, o).predict(x))
+    EXPECT_NEAR(p, 0.5 + 0.3 * 2.5 * 64 / 65, 1e-5);
+}
+
 TEST(Booster, AfterRoundSeesEachRoundAndCanStopTraining) {
   const FeatureMatrix train = random_matrix(300, 3, 18), test = random_matrix(100, 3, 19);
   const std::vector<float> y = labels(train, linear);
