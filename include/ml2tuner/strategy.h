@@ -68,11 +68,24 @@ class Strategy {
   virtual std::map<std::string, double> metrics() const { return {}; }
 };
 
+// One outcome of the same space measured in another session: on another device, with another
+// hardware configuration, or an earlier run. A tuning history (AutoTVM's transfer learning,
+// ModelBasedTuner.load_history): the model-based tuners (xgb, p, pv, pa, ml2) learn a prior from
+// it before their first round.
+struct HistoryRecord {
+  uint64_t index = 0;                // in this space
+  Status status = Status::kOk;       // kOk: a successful run; else how it failed
+  std::optional<double> latency_ms;  // a successful run's
+};
+
 struct StrategyOptions {
   uint64_t seed = 0;
   // Tuner parameters by name ("plan_size" -> "64"); each tuner accepts only the ones it declares
   // (see strategy_params()).
   std::map<std::string, std::string> params;
+  // Empty: tune from scratch. Otherwise at least history_min records, for a model-based tuner
+  // (make_strategy refuses others).
+  std::vector<HistoryRecord> history;
 };
 
 // A declared tuner parameter, for help texts and CLI options.
@@ -88,7 +101,8 @@ std::string canonical_param_value(const std::string& name, const std::string& va
 
 // Built-in strategies by name: random, grid, xgb (AutoTVM's XGBTuner), ga (AutoTVM's GATuner),
 // ml2 (ML²Tuner) and its ablations p, pv, pa. Throws std::invalid_argument for an unknown name
-// (listing the known ones) or a bad parameter.
+// (listing the known ones), a bad parameter, a history given to a tuner that learns nothing from
+// one, or a history smaller than history_min or holding an index outside the space.
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& space,
                                         const StrategyOptions& options);
 std::vector<std::string> strategy_names();

@@ -33,7 +33,16 @@ struct TuneOptions {
   double build_timeout_s = 60;
   double run_timeout_s = 10;
   int64_t worker_memory_mb = 4096;
+  // A tuning history (see StrategyOptions::history), for instance from load_history().
+  std::vector<HistoryRecord> history;
 };
+
+// The labelled outcomes (successful and failed runs, failed builds) of the record stores at
+// `paths`, in order, as a tuning history for a space with `space_digest`. Throws
+// std::invalid_argument naming the path for a file that is missing, not a record store, empty,
+// or of another space.
+std::vector<HistoryRecord> load_history(const std::vector<std::string>& paths,
+                                        const std::string& space_digest);
 
 // Throws std::invalid_argument with a one-line message for an option out of bounds.
 void validate(const TuneOptions& options);

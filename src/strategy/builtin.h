@@ -13,11 +13,14 @@ namespace ml2 {
 // the plan's end).
 bool xgb_takes_random(size_t pt, size_t plan_len, size_t plan_size, double epsilon);
 
-std::unique_ptr<Strategy> make_xgb_strategy(const Space& space, const Params& params,
-                                            uint64_t seed);
+// With a history (make_strategy has checked it), AutoTVM's transfer learning: see xgb.cc.
+std::unique_ptr<Strategy> make_xgb_strategy(const Space& space, const Params& params, uint64_t seed,
+                                            const std::vector<HistoryRecord>& history);
 std::unique_ptr<Strategy> make_ga_strategy(const Space& space, const Params& params, uint64_t seed);
-// `levels` names the ML²Tuner variant: "p", "pv", "pa" or "ml2".
+// `levels` names the ML²Tuner variant: "p", "pv", "pa" or "ml2". With a history, priors for
+// ModelP and ModelV: see ml2.cc.
 std::unique_ptr<Strategy> make_ml2_strategy(const Space& space, const Params& params, uint64_t seed,
-                                            const std::string& levels);
+                                            const std::string& levels,
+                                            const std::vector<HistoryRecord>& history);
 
 }  // namespace ml2

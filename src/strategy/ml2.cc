@@ -54,6 +54,16 @@
 // the rows per boosting round, predicting their mean): it proposes from a few dozen runs, where
 // one booster's scores follow the noise of which rows it saw and the ensemble's mean ranks the
 // configurations not yet tried more reliably.
+// With a tuning history (StrategyOptions::history, other sessions of the same space), a prior for
+// ModelP (a model of the same options learnt on the history's successful runs, throughput
+// normalised by its best, as AutoTVM's base model) and, with ModelV, for ModelV (on its outcomes).
+// They rank and gate from the first round on instead of random draws. Once the session's own
+// models are trained, each score is w x the prior's + (1 - w) x the session's model's, with
+// w = history_weight(labelled outcomes of this session) (AutoTVM's discount of its base model),
+// until w reaches 0 and the priors are dropped. Where ModelP learns -log(latency), the prior's
+// normalised throughput t enters as log(t), on the same scale up to a constant; a rank label's
+// margins have no scale to match, and are blended as they are. rmse_p stays the error of the
+// session's own ModelP.
 //
 // metrics(): rmse_p and rmse_a, the RMSE of log(latency) predicted by ModelP and ModelA for
 // configurations before they were run (the paper compares these); v_precision and v_recall of the
@@ -69,6 +79,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -91,7 +102,8 @@ struct Known {
 
 class Ml2Strategy final : public Strategy {
  public:
-  Ml2Strategy(const Space& space, const Params& p, uint64_t seed, const std::string& levels)
+  Ml2Strategy(const Space& space, const Params& p, uint64_t seed, const std::string& levels,
+              const std::vector<HistoryRecord>& history)
       : space_(space),
         levels_(levels),
         use_v_(levels == "pv" || levels == "ml2"),
@@ -129,6 +141,7 @@ class Ml2Strategy final : public Strategy {
     validity_options_.rounds = p.integer("rounds");
     validity_options_.seed = seed;
     reset_models();
+    if (!history.empty()) learn_history(history);
   }
 
   std::string name() const override { return levels_; }
@@ -147,7 +160,7 @@ class Ml2Strategy final : public Strategy {
                std::llround((alpha + 1) * static_cast<double>(std::min(round_n(blind), left)))));
     std::unordered_set<uint64_t> exclude;
     for (const auto& [index, k] : known_) exclude.insert(index);
-    if (!p_.trained()) {
+    if (!perf_on()) {
       out.configs = random_unknown(want, exclude);
       return out;
     }
@@ -160,8 +173,8 @@ class Ml2Strategy final : public Strategy {
     // to failures.
     auto search_score = [this](const std::vector<uint64_t>& pts) {
       const FeatureMatrix f = knob_features(space_, pts);
-      std::vector<double> score = p_.score(f);
-      if (!use_v_ || !v_.trained()) return score;
+      std::vector<double> score = perf_score(f);
+      if (!v_on()) return score;
       const auto [p_valid, threshold] = gate_rows(f);
       for (size_t i = 0; i < score.size(); ++i) {
         if (expected_ && model_options_.label == PerfLabel::kThroughput) {
@@ -222,7 +235,7 @@ class Ml2Strategy final : public Strategy {
     // The random ones are built whatever the gate thinks of them: an unbiased sample on which to
     // measure it (metrics()).
     const std::vector<uint64_t> probes = random_unknown(want - out.configs.size(), exclude);
-    if (use_v_ && v_.trained() && !probes.empty()) {
+    if (v_on() && !probes.empty()) {
       const auto [p_valid, threshold] = gate_unbuilt(probes);
       for (size_t i = 0; i < probes.size(); ++i) probe_[probes[i]] = p_valid[i] < threshold[i];
     }
@@ -257,8 +270,8 @@ class Ml2Strategy final : public Strategy {
     if (use_a_ && a_.trained() && !builds_reveal_nothing()) {
       score = a_.score(full, base);
       if (cut_on) predicted_ms = a_.predict_latency_ms(full, base);
-    } else if (p_.trained()) {
-      score = p_.score(knob);
+    } else if (perf_on()) {
+      score = perf_score(knob);
     } else if (use_a_ && prior_on()) {
       const std::vector<double> e = estimates(hidden);
       for (size_t i = 0; i < built.size(); ++i) score[i] = -std::log(e[i]);
@@ -419,6 +432,68 @@ class Ml2Strategy final : public Strategy {
     v_hidden_ = ValidityModel(validity_options_);
   }
 
+  // The priors from a tuning history (see the top); untrained where the history has too few
+  // successful runs (ModelP) or only one class of outcome (ModelV).
+  void learn_history(const std::vector<HistoryRecord>& history) {
+    std::vector<uint64_t> ok_idx, all_idx;
+    std::vector<double> ok_lat;
+    std::vector<Status> all_status;
+    for (const HistoryRecord& r : history) {
+      all_idx.push_back(r.index);
+      all_status.push_back(r.status);
+      if (r.status == Status::kOk && r.latency_ms) {
+        ok_idx.push_back(r.index);
+        ok_lat.push_back(*r.latency_ms);
+      }
+    }
+    ModelOptions o = p_model_options();
+    o.label = PerfLabel::kThroughput;
+    o.seed ^= 0x4157ULL;
+    hist_p_ = PerformanceModel(o);
+    hist_p_->fit(knob_features(space_, ok_idx), ok_lat);
+    if (!hist_p_->trained()) hist_p_.reset();
+    if (use_v_) {
+      ValidityOptions vo = validity_options_;
+      vo.seed ^= 0x4157ULL;
+      hist_v_ = ValidityModel(vo);
+      const FeatureMatrix knob = knob_features(space_, all_idx);
+      hist_v_->fit(v_pairs_ ? knob_pairs_.extend(knob) : knob, all_status);
+      if (!hist_v_->trained()) hist_v_.reset();
+    }
+  }
+
+  // ModelP, or its prior, ranks.
+  bool perf_on() const { return p_.trained() || (hist_p_ && hist_w_ > 0); }
+  // ModelV, or its prior, gates (pv, ml2).
+  bool v_on() const { return use_v_ && (v_.trained() || (hist_v_ && hist_w_ > 0)); }
+
+  // ModelP's scores, blended with its prior's while the prior weighs (see the top).
+  std::vector<double> perf_score(const FeatureMatrix& knob) const {
+    if (!hist_p_ || hist_w_ == 0) return p_.score(knob);
+    std::vector<double> prior = hist_p_->score(knob);
+    if (model_options_.label == PerfLabel::kLogLatency) {
+      for (double& v : prior) v = std::log(std::max(v, 1e-4));
+    }
+    if (!p_.trained()) return prior;
+    const std::vector<double> own = p_.score(knob);
+    for (size_t i = 0; i < prior.size(); ++i) {
+      prior[i] = hist_w_ * prior[i] + (1 - hist_w_) * own[i];
+    }
+    return prior;
+  }
+
+  // ModelV's P(valid) on rows as it sees them, blended with its prior's likewise.
+  std::vector<double> v_p_valid(const FeatureMatrix& x) const {
+    if (!hist_v_ || hist_w_ == 0) return v_.p_valid(x);
+    std::vector<double> prior = hist_v_->p_valid(x);
+    if (!v_.trained()) return prior;
+    const std::vector<double> own = v_.p_valid(x);
+    for (size_t i = 0; i < prior.size(); ++i) {
+      prior[i] = hist_w_ * prior[i] + (1 - hist_w_) * own[i];
+    }
+    return prior;
+  }
+
   // ModelP's options: ModelA's plus the ensemble (see the top). ModelA stays one booster: bagging
   // it too changed nothing measurable (0.204 against 0.195 on the development shapes).
   ModelOptions p_model_options() const {
@@ -464,7 +539,7 @@ class Ml2Strategy final : public Strategy {
     const FeatureMatrix knob = knob_features(space_, idx);
     const FeatureMatrix full = with_hidden(knob, hidden);
     std::vector<double> score =
-        use_a_ && a_.trained() ? a_.score(full, baselines(hidden)) : p_.score(knob);
+        use_a_ && a_.trained() ? a_.score(full, baselines(hidden)) : perf_score(knob);
     if (use_v_ && v_hidden_.trained()) {
       const std::vector<double> p2 = v_hidden_.p_valid(full);
       for (size_t i = 0; i < idx.size(); ++i) {
@@ -497,7 +572,7 @@ class Ml2Strategy final : public Strategy {
     }
     if (near.empty()) return {};
     const std::vector<double> s = score(near);
-    const auto [p_valid, threshold] = use_v_ && v_.trained() ? gate_unbuilt(near) : open_gate(near);
+    const auto [p_valid, threshold] = v_on() ? gate_unbuilt(near) : open_gate(near);
     std::vector<uint64_t> out;
     for (size_t i : best_first(s)) {
       if (out.size() == count) break;
@@ -545,7 +620,7 @@ class Ml2Strategy final : public Strategy {
           }
         }
       }
-      return std::make_pair(v_.p_valid(x), std::move(threshold));
+      return std::make_pair(v_p_valid(x), std::move(threshold));
     });
   }
   std::pair<std::vector<double>, std::vector<double>> gate_unbuilt(
@@ -743,6 +818,8 @@ class Ml2Strategy final : public Strategy {
         ok_hidden.push_back(&k.hidden);
       }
     }
+    hist_w_ = history_weight(labelled_idx.size());
+    if (hist_w_ == 0) hist_p_.reset(), hist_v_.reset();
     a_with_prior_ = prior_on() && seen_estimate_;
     if (auto_label_) {
       // auto: -log(latency) where the models learn relative to the target's estimate (a ratio,
@@ -795,6 +872,9 @@ class Ml2Strategy final : public Strategy {
   ValidityOptions validity_options_;
   PerformanceModel p_, a_;
   ValidityModel v_, v_hidden_;
+  std::optional<PerformanceModel> hist_p_;  // from a tuning history, while it weighs
+  std::optional<ValidityModel> hist_v_;
+  double hist_w_ = 1;  // the priors' weight (history_weight)
   std::map<uint64_t, Known> known_;
   std::unordered_set<std::string> ran_programs_;  // digests of the programs trials ran
   std::vector<std::string> hidden_names_;
@@ -810,8 +890,9 @@ class Ml2Strategy final : public Strategy {
 }  // namespace
 
 std::unique_ptr<Strategy> make_ml2_strategy(const Space& space, const Params& params, uint64_t seed,
-                                            const std::string& levels) {
-  return std::make_unique<Ml2Strategy>(space, params, seed, levels);
+                                            const std::string& levels,
+                                            const std::vector<HistoryRecord>& history) {
+  return std::make_unique<Ml2Strategy>(space, params, seed, levels, history);
 }
 
 }  // namespace ml2

@@ -223,6 +223,15 @@ const std::vector<ParamSpec>& param_specs() {
        "sum of the logarithms of every two size-valued knob parts (the logarithm of their "
        "product, as resource limits are)",
        kValidityTuners},
+      {"history_min",
+       "500",
+       1,
+       1e9,
+       true,
+       {},
+       "with --history: the fewest history records to learn a prior from (AutoTVM's "
+       "min_seed_records); a smaller history is refused",
+       with({"xgb"}, kModelTuners)},
       {"ensemble",
        "5",
        1,

@@ -152,4 +152,9 @@ std::vector<uint64_t> Annealer::find_maximums(const BatchScore& score, size_t nu
   return out;
 }
 
+double history_weight(size_t samples) {
+  const double w = std::exp2(-static_cast<double>(samples) / 64.0);
+  return w < 0.05 ? 0.0 : w;
+}
+
 }  // namespace ml2

@@ -32,6 +32,11 @@ class KnobPairs {
   std::vector<size_t> cols_;  // magnitude features that take more than one value
 };
 
+// AutoTVM's weight of a model learnt from a tuning history against `samples` measured in this
+// session (XGBoostCostModel._base_model_discount): 2^(-samples / 64), and 0 once it would fall
+// below 0.05 (from 277 samples on), when the history model is dropped.
+double history_weight(size_t samples);
+
 // Moves one random knob of `index` to another random value that keeps the configuration in the
 // space (a few tries; the point itself if none is found), as AutoTVM's random_walk.
 uint64_t random_walk(const Space& space, uint64_t index, std::mt19937_64& rng);

@@ -7,6 +7,7 @@
 // grid:   the space in index order (knobs vary lexicographically, the last knob fastest).
 #include "ml2tuner/strategy.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -97,30 +98,85 @@ class GridStrategy final : public Strategy {
 
 struct Entry {
   const char* name;
-  std::unique_ptr<Strategy> (*make)(const Space&, const Params&, uint64_t seed);
+  std::unique_ptr<Strategy> (*make)(const Space&, const Params&, uint64_t seed,
+                                    const std::vector<HistoryRecord>& history);
+  bool learns_from_history;
 };
 
 // The one place built-in strategies are registered.
 const Entry kStrategies[] = {
     {"random",
-     [](const Space& s, const Params&, uint64_t seed) -> std::unique_ptr<Strategy> {
-       return std::make_unique<RandomStrategy>(s, seed);
-     }},
+     [](const Space& s, const Params&, uint64_t seed, const std::vector<HistoryRecord>&)
+         -> std::unique_ptr<Strategy> { return std::make_unique<RandomStrategy>(s, seed); },
+     false},
     {"grid",
-     [](const Space& s, const Params&, uint64_t) -> std::unique_ptr<Strategy> {
-       return std::make_unique<GridStrategy>(s);
-     }},
-    {"xgb", make_xgb_strategy},
-    {"ga", make_ga_strategy},
-    {"ml2", [](const Space& s, const Params& p,
-               uint64_t seed) { return make_ml2_strategy(s, p, seed, "ml2"); }},
-    {"p", [](const Space& s, const Params& p,
-             uint64_t seed) { return make_ml2_strategy(s, p, seed, "p"); }},
-    {"pv", [](const Space& s, const Params& p,
-              uint64_t seed) { return make_ml2_strategy(s, p, seed, "pv"); }},
-    {"pa", [](const Space& s, const Params& p,
-              uint64_t seed) { return make_ml2_strategy(s, p, seed, "pa"); }},
+     [](const Space& s, const Params&, uint64_t, const std::vector<HistoryRecord>&)
+         -> std::unique_ptr<Strategy> { return std::make_unique<GridStrategy>(s); },
+     false},
+    {"xgb", make_xgb_strategy, true},
+    {"ga",
+     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>&) {
+       return make_ga_strategy(s, p, seed);
+     },
+     false},
+    {"ml2",
+     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>& h) {
+       return make_ml2_strategy(s, p, seed, "ml2", h);
+     },
+     true},
+    {"p",
+     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>& h) {
+       return make_ml2_strategy(s, p, seed, "p", h);
+     },
+     true},
+    {"pv",
+     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>& h) {
+       return make_ml2_strategy(s, p, seed, "pv", h);
+     },
+     true},
+    {"pa",
+     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>& h) {
+       return make_ml2_strategy(s, p, seed, "pa", h);
+     },
+     true},
 };
+
+// Refuses a history the tuner cannot learn from: the tuner learns nothing from one (AutoTVM's
+// GATuner, random and grid search ignore it silently; a user who gave one expects it to count),
+// it is smaller than history_min, or it names configurations outside the space.
+void check_history(const Entry& e, const Space& space, const Params& params,
+                   const std::vector<HistoryRecord>& history) {
+  if (history.empty()) return;
+  std::string learners;
+  for (const Entry& k : kStrategies) {
+    if (k.learns_from_history) learners += (learners.empty() ? "" : ", ") + std::string(k.name);
+  }
+  if (!e.learns_from_history) {
+    throw std::invalid_argument(std::string("tuner ") + e.name +
+                                " learns nothing from a tuning history (--history); give one of " +
+                                learners + ", or no history");
+  }
+  const auto min = static_cast<size_t>(params.integer("history_min"));
+  if (history.size() < min) {
+    throw std::invalid_argument(
+        "the tuning history holds " + std::to_string(history.size()) +
+        " records of this space, fewer than history_min=" + std::to_string(min) +
+        "; give more, or --set history_min=" + std::to_string(history.size()) +
+        " to learn from these");
+  }
+  for (const HistoryRecord& r : history) {
+    if (r.index >= space.size()) {
+      throw std::invalid_argument("the tuning history names configuration " +
+                                  std::to_string(r.index) + " of a space of " +
+                                  std::to_string(space.size()) + "; it is from another space");
+    }
+    if (r.status == Status::kOk &&
+        (!r.latency_ms || !(*r.latency_ms > 0) || !std::isfinite(*r.latency_ms))) {
+      throw std::invalid_argument("the tuning history holds a successful run of configuration " +
+                                  std::to_string(r.index) + " without a positive finite latency");
+    }
+  }
+}
 
 }  // namespace
 
@@ -143,7 +199,10 @@ std::vector<std::string> strategy_names() {
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& space,
                                         const StrategyOptions& options) {
   for (const Entry& e : kStrategies) {
-    if (name == e.name) return e.make(space, Params(name, options.params), options.seed);
+    if (name != e.name) continue;
+    const Params params(name, options.params);
+    check_history(e, space, params, options.history);
+    return e.make(space, params, options.seed, options.history);
   }
   std::string known;
   for (const Entry& e : kStrategies) known += (known.empty() ? "" : ", ") + std::string(e.name);

@@ -9,9 +9,19 @@
 //   - XGBoost with AutoTVM's parameters, up to max_rounds rounds, stopping after 20 rounds without
 //     a better average recall@plan_size on the training set (evaluated every 2nd round);
 //   - features: the knob values ("knob" features).
+// With a tuning history, AutoTVM's transfer learning (ModelBasedTuner.load_history,
+// XGBoostCostModel.fit_log and load_basemodel):
+//   - a base model learns the history first (label: throughput normalised by the history's best,
+//     failures 0; up to 400 rounds, stopping after 100 without a better recall@2*plan_size);
+//   - the first plan is the base model's plan_size best configurations by simulated annealing
+//     (ε-greedy as every plan) instead of random ones;
+//   - each refit learns on top of w * the base model's prediction (XGBoost's base margin; here,
+//     equivalently, the residual from 0), and predicts its own output + w * the base model's,
+//     w = history_weight(samples), until w reaches 0 and the base model is dropped.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <unordered_set>
 
 #include "strategy/builtin.h"
@@ -46,9 +56,42 @@ double average_recall(const std::vector<float>& pred, const std::vector<float>& 
   return sum / static_cast<double>(n);
 }
 
+// Trains a booster as AutoTVM's refit does: up to `rounds` rounds, evaluating the average recall
+// at `recall_n` on the training set every `every` rounds and stopping after `patience` rounds
+// without a better one. `offset` (empty, or one per row) is a prediction the model learns on top
+// of: the booster then starts from 0 and learns y - offset, and recall is scored on its output +
+// offset.
+Booster train_with_recall(const FeatureMatrix& x, const std::vector<float>& y,
+                          const std::vector<float>& offset, int rounds, uint64_t seed,
+                          size_t recall_n, int every, int patience) {
+  BoosterOptions o;  // AutoTVM's parameters are BoosterOptions' defaults
+  o.objective = "reg:squarederror";
+  o.rounds = rounds;
+  o.seed = seed;
+  std::vector<float> target = y;
+  if (!offset.empty()) {
+    o.base_score = 0.0;
+    for (size_t i = 0; i < y.size(); ++i) target[i] = y[i] - offset[i];
+  }
+  double best_score = -1;
+  int best_round = 0;
+  return Booster::train(x, target, o, {}, [&](int round, const Booster& b) {
+    if ((round + 1) % every != 0) return true;
+    std::vector<float> pred = b.predict(x);
+    for (size_t i = 0; i < offset.size(); ++i) pred[i] += offset[i];
+    const double score = average_recall(pred, y, recall_n);
+    if (score > best_score) {
+      best_score = score;
+      best_round = round;
+    }
+    return round - best_round < patience;
+  });
+}
+
 class XgbStrategy final : public Strategy {
  public:
-  XgbStrategy(const Space& space, const Params& p, uint64_t seed)
+  XgbStrategy(const Space& space, const Params& p, uint64_t seed,
+              const std::vector<HistoryRecord>& history)
       : space_(space),
         rng_(seed),
         plan_size_(static_cast<size_t>(p.integer("plan_size"))),
@@ -57,7 +100,9 @@ class XgbStrategy final : public Strategy {
         seed_(seed),
         annealer_(space,
                   {p.integer("sa_walkers"), p.integer("sa_iterations"), p.integer("sa_early_stop")},
-                  seed ^ 0x5eed5eedULL) {}
+                  seed ^ 0x5eed5eedULL) {
+    if (!history.empty()) learn_history(history);
+  }
 
   std::string name() const override { return "xgb"; }
 
@@ -97,28 +142,55 @@ class XgbStrategy final : public Strategy {
   }
 
  private:
+  // The base model, and the first plan from it (fit_log, then load_history's find_maximums).
+  void learn_history(const std::vector<HistoryRecord>& history) {
+    std::vector<uint64_t> idx;
+    std::vector<float> y;
+    float best = 0;
+    for (const HistoryRecord& r : history) {
+      idx.push_back(r.index);
+      y.push_back(r.status == Status::kOk && r.latency_ms ? static_cast<float>(1.0 / *r.latency_ms)
+                                                          : 0.0f);
+      best = std::max(best, y.back());
+    }
+    if (!(best > 0)) return;  // nothing ran: the history ranks nothing
+    for (float& v : y) v /= best;
+    base_ = train_with_recall(knob_features(space_, idx), y, {}, 400, seed_ ^ 0xba5eULL,
+                              2 * plan_size_, 1, 100);
+    plan_ = annealer_.find_maximums(
+        [&](const std::vector<uint64_t>& points) { return base_scores(points, 1.0); }, plan_size_,
+        visited_);
+    pt_ = 0;
+  }
+
+  // w x the base model's prediction of each point.
+  std::vector<double> base_scores(const std::vector<uint64_t>& points, double w) const {
+    const std::vector<float> p = base_->predict(knob_features(space_, points));
+    std::vector<double> out(p.size());
+    for (size_t i = 0; i < p.size(); ++i) out[i] = w * p[i];
+    return out;
+  }
+
   void refit() {
     const FeatureMatrix x = knob_features(space_, xs_);
     std::vector<float> y(ys_.size());
     for (size_t i = 0; i < ys_.size(); ++i) y[i] = static_cast<float>(ys_[i] / best_);
-    BoosterOptions o;  // AutoTVM's parameters are BoosterOptions' defaults
-    o.objective = "reg:squarederror";
-    o.rounds = max_rounds_;
-    o.seed = seed_ + fits_;
-    double best_score = -1;
-    int best_round = 0;
-    Booster model = Booster::train(x, y, o, {}, [&](int round, const Booster& b) {
-      if ((round + 1) % 2 != 0) return true;  // evaluated every 2nd round
-      const double score = average_recall(b.predict(x), y, plan_size_);
-      if (score > best_score) {
-        best_score = score;
-        best_round = round;
-      }
-      return round - best_round < 20;
-    });
+    const double w = base_ ? history_weight(xs_.size()) : 0.0;
+    if (base_ && w == 0) base_.reset();  // AutoTVM discards the base model
+    std::vector<float> offset;
+    if (base_) {
+      for (double v : base_scores(xs_, w)) offset.push_back(static_cast<float>(v));
+    }
+    // Evaluated every 2nd round.
+    Booster model = train_with_recall(x, y, offset, max_rounds_, seed_ + fits_, plan_size_, 2, 20);
     auto score = [&](const std::vector<uint64_t>& points) {
       const std::vector<float> p = model.predict(knob_features(space_, points));
-      return std::vector<double>(p.begin(), p.end());
+      std::vector<double> out(p.begin(), p.end());
+      if (base_) {
+        const std::vector<double> b = base_scores(points, w);
+        for (size_t i = 0; i < out.size(); ++i) out[i] += b[i];
+      }
+      return out;
     };
     plan_ = annealer_.find_maximums(score, plan_size_, visited_);
     pt_ = 0;
@@ -139,6 +211,7 @@ class XgbStrategy final : public Strategy {
   std::vector<double> ys_;
   double best_ = 0;
   size_t fits_ = 0;
+  std::optional<Booster> base_;  // learnt from a tuning history, until its weight reaches 0
 };
 
 }  // namespace
@@ -148,9 +221,9 @@ bool xgb_takes_random(size_t pt, size_t plan_len, size_t plan_size, double epsil
   return pt + std::min(random_tail, plan_len) >= plan_len;
 }
 
-std::unique_ptr<Strategy> make_xgb_strategy(const Space& space, const Params& params,
-                                            uint64_t seed) {
-  return std::make_unique<XgbStrategy>(space, params, seed);
+std::unique_ptr<Strategy> make_xgb_strategy(const Space& space, const Params& params, uint64_t seed,
+                                            const std::vector<HistoryRecord>& history) {
+  return std::make_unique<XgbStrategy>(space, params, seed, history);
 }
 
 }  // namespace ml2

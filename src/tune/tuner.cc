@@ -173,6 +173,45 @@ SessionInfo session_of(const Target& target, const TuneOptions& options) {
                      options.seed};
 }
 
+std::vector<HistoryRecord> load_history(const std::vector<std::string>& paths,
+                                        const std::string& space_digest) {
+  std::vector<HistoryRecord> out;
+  for (const std::string& path : paths) {
+    std::optional<SessionInfo> session;
+    std::vector<Record> records;
+    try {
+      const RecordStore store = RecordStore::open_read_only(path);
+      session = store.session();
+      records = store.records();
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument("--history " + path + ": " + e.what());
+    }
+    if (!session) {
+      throw std::invalid_argument("--history " + path +
+                                  ": holds no tuning session; give a record store that tuned "
+                                  "this space");
+    }
+    if (session->space_digest != space_digest) {
+      throw std::invalid_argument("--history " + path + ": tuned " + session->task +
+                                  ", whose space (digest " + session->space_digest +
+                                  ") is not this task's (" + space_digest +
+                                  "); a history must come from the same space");
+    }
+    for (const Record& r : records) {
+      const bool ran = r.stage == Stage::kRun;
+      const bool build_failed = r.stage == Stage::kBuild && r.status != Status::kOk;
+      if (!ran && !build_failed) continue;  // built only: validity unknown
+      HistoryRecord h{r.config_index, r.status, std::nullopt};
+      if (r.status == Status::kOk) {
+        if (!r.latency) continue;  // a run that never finished
+        h.latency_ms = r.latency->mean_ms;
+      }
+      out.push_back(h);
+    }
+  }
+  return out;
+}
+
 Tuner::Tuner(const Target& target, RecordStore& store, TuneOptions options)
     : target_(target), store_(store), options_(std::move(options)) {}
 
@@ -331,7 +370,7 @@ TuneSummary Tuner::run() {
   validate(options_);
   const auto t0 = std::chrono::steady_clock::now();
   const Space& space = target_.space();
-  const StrategyOptions strategy_options{options_.seed, options_.params};
+  const StrategyOptions strategy_options{options_.seed, options_.params, options_.history};
   auto strategy = make_strategy(options_.tuner, space, strategy_options);
   double strategy_s = 0;
   int64_t rounds_run = 0;
