@@ -46,6 +46,11 @@ struct BenchOptions {
   // folder records its settings (settings.json), and one made with others is refused: use a fresh
   // --out for each setting.
   std::map<std::string, std::string> params;
+  // Record stores (files or globs) of earlier tuning runs: each run learns first from those of
+  // its space that tuned another task (leave one task out; tune --history, AutoTVM's transfer
+  // learning). Every tuner must learn from a history (xgb, p, pv, pa, ml2), each task must find
+  // one, and none may lie inside `out`. Each run folder's settings list the stores it read.
+  std::vector<std::string> history;
   // Asked while runs are in flight (after each run ends, and when a signal interrupts the wait);
   // once it returns true, no run is started, the runs in flight are ended (SIGTERM: their stores
   // keep what they measured, and the same bench resumes them exactly) and run_bench throws

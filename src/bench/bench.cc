@@ -58,6 +58,61 @@ struct Task {
   TargetOptions options;
 };
 
+// The files a glob (or a plain path) names, sorted; none if it matches nothing.
+std::vector<std::string> glob_files(const std::string& pattern) {
+  glob_t g{};
+  const int rc = glob(pattern.c_str(), 0, nullptr, &g);
+  std::vector<std::string> files;
+  if (rc == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  return files;
+}
+
+// A store given to --history, with the session it tuned.
+struct HistoryStore {
+  std::string path;
+  SessionInfo session;
+};
+
+// The record stores --history names, each with its session. A glob that matches nothing, a file
+// that is not a store with a session, or a store inside --out (this bench's own runs, still being
+// written) is refused.
+std::vector<HistoryStore> history_stores(const BenchOptions& o) {
+  std::set<std::string> paths;
+  for (const std::string& pattern : o.history) {
+    const std::vector<std::string> files = glob_files(pattern);
+    if (files.empty()) {
+      throw std::invalid_argument("--history '" + pattern +
+                                  "' matches no file; give record stores (run.db) of earlier "
+                                  "tuning runs, or a glob of them");
+    }
+    paths.insert(files.begin(), files.end());
+  }
+  std::error_code ec;
+  const fs::path out = fs::weakly_canonical(o.out, ec);
+  std::vector<HistoryStore> stores;
+  for (const std::string& path : paths) {
+    const fs::path where = fs::weakly_canonical(path, ec);
+    const auto [end, rest] = std::mismatch(out.begin(), out.end(), where.begin(), where.end());
+    if (!out.empty() && end == out.end()) {
+      throw std::invalid_argument("--history " + path + " lies inside --out " + o.out +
+                                  ": a bench does not learn from its own runs; give the stores "
+                                  "of another bench or session");
+    }
+    std::optional<SessionInfo> session;
+    try {
+      session = RecordStore::open_read_only(path).session();
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument("--history " + path + ": " + e.what());
+    }
+    if (!session) throw std::invalid_argument("--history " + path + ": holds no tuning session");
+    stores.push_back({path, *session});
+  }
+  return stores;
+}
+
 std::vector<Task> plan_tasks(const BenchOptions& o) {
   std::vector<Task> tasks;
   if (o.suite == "resnet18") {
@@ -77,13 +132,7 @@ std::vector<Task> plan_tasks(const BenchOptions& o) {
     }
     return tasks;
   }
-  glob_t g{};
-  const int rc = glob(o.suite.c_str(), 0, nullptr, &g);
-  std::vector<std::string> files;
-  if (rc == 0) {
-    for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
-  }
-  globfree(&g);
+  const std::vector<std::string> files = glob_files(o.suite);
   if (files.empty()) {
     throw std::invalid_argument("--suite '" + o.suite +
                                 "' is neither resnet18 nor a recorded space file or glob that "
@@ -214,6 +263,10 @@ void run_one(const Run& r) {
   t.trials = r.settings.at("trials").get<int64_t>();
   t.jobs = 1;
   t.params = r.settings.at("params").get<std::map<std::string, std::string>>();
+  if (r.settings.contains("history")) {
+    t.history = load_history(r.settings.at("history").get<std::vector<std::string>>(),
+                             target->space().digest());
+  }
   TuneSummary s = Tuner(*target, store, t).run();
   replace_file(r.summary(), s.to_json().dump() + "\n");
 }
@@ -769,14 +822,28 @@ json run_bench(const BenchOptions& given) {
     }
   }
   const std::vector<Task> tasks = plan_tasks(o);
+  const std::vector<HistoryStore> history = history_stores(o);
   std::vector<Run> runs;
   for (const Task& t : tasks) {  // checks every task, and the parameters' values, up front
     std::unique_ptr<Target> target = make_target(t.target, t.options);
     const int64_t budget =
         std::min<int64_t>(o.trials, static_cast<int64_t>(target->space().size()));
+    // Leave one task out: the stores of this space that tuned another task.
+    std::vector<std::string> history_paths;
+    for (const HistoryStore& h : history) {
+      if (h.session.space_digest == target->space().digest() && h.session.task != target->task()) {
+        history_paths.push_back(h.path);
+      }
+    }
+    if (!history.empty() && history_paths.empty()) {
+      throw std::invalid_argument("--history: no store tuned another task of " + t.key +
+                                  "'s space; give stores of the same space on other devices");
+    }
+    const std::vector<HistoryRecord> records =
+        load_history(history_paths, target->space().digest());
     for (const std::string& tuner : o.tuners) {
       const std::map<std::string, std::string> params = params_for(tuner, o);
-      make_strategy(tuner, target->space(), {1, params});
+      make_strategy(tuner, target->space(), {1, params, records});
       for (int seed = 1; seed <= o.seeds; ++seed) {
         json settings = {{"task", t.key},
                          {"target", target->name()},
@@ -786,6 +853,7 @@ json run_bench(const BenchOptions& given) {
                          {"trials", budget},
                          {"params", params}};
         if (t.target == "vta") settings["hw"] = t.options.hw;  // timing, not only the space
+        if (!history_paths.empty()) settings["history"] = history_paths;
         runs.push_back({&t, tuner, seed, run_dir(o, t, tuner, seed), settings});
       }
     }

@@ -40,6 +40,7 @@ struct TuneArgs {
   std::string summary;
   bool quiet = false;
   TuneOptions options;
+  std::vector<std::string> history;  // record stores of the same space
 };
 
 // A bench's results.json, given as the bench's --out folder or as the file itself.
@@ -63,12 +64,22 @@ json read_results(const std::string& where) {
   return r;
 }
 
-int run_tune(const TuneArgs& a) {
+int run_tune(const TuneArgs& given) {
+  TuneArgs a = given;
   // Check every input before the store is opened.
   std::unique_ptr<Target> target = make_target(a.target.target, a.target.options);
   validate(a.options);
+  for (const std::string& h : a.history) {
+    std::error_code ec;
+    if (!a.db.empty() && std::filesystem::equivalent(h, a.db, ec)) {
+      throw UsageError("--history " + h +
+                       " is the --db being tuned: its records are resumed, not a history; give "
+                       "the stores of other sessions");
+    }
+  }
+  a.options.history = load_history(a.history, target->space().digest());
   make_strategy(a.options.tuner, target->space(),
-                StrategyOptions{a.options.seed, a.options.params});
+                StrategyOptions{a.options.seed, a.options.params, a.options.history});
 
   std::optional<TempStorePath> temp;
   if (a.db.empty()) temp.emplace();
@@ -77,7 +88,12 @@ int run_tune(const TuneArgs& a) {
 
   std::cerr << "ml2tuner: tuning " << target->task() << " on " << target->name() << " ("
             << target->space().size() << " configurations) with " << a.options.tuner << ", "
-            << a.options.trials << " trials, seed " << a.options.seed << "\n";
+            << a.options.trials << " trials, seed " << a.options.seed;
+  if (!a.history.empty()) {
+    std::cerr << ", learning first from a history of " << a.options.history.size() << " records ("
+              << a.history.size() << (a.history.size() == 1 ? " store" : " stores") << ")";
+  }
+  std::cerr << "\n";
   Tuner tuner(*target, store, a.options);
   ProgressPrinter printer(a.quiet);
   const std::optional<TuneSummary> tuned = run_stoppable(tuner, printer, a.options.trials, a.db);
@@ -252,6 +268,10 @@ int main(int argc, char** argv) {
   t->add_option("--jobs", tune.options.jobs, "build worker processes (1..256)")
       ->capture_default_str();
   t->add_option("--db", tune.db, "record store (SQLite); an existing one is resumed");
+  t->add_option("--history", tune.history,
+                "record store of another session of the same space (another device, another "
+                "run), repeatable: model-based tuners learn a prior from its runs first, as "
+                "AutoTVM's transfer learning");
   t->add_option("--summary", tune.summary, "write the session summary as JSON");
   t->add_option("--build-timeout", tune.options.build_timeout_s, "seconds per build")
       ->capture_default_str();
@@ -325,6 +345,9 @@ int main(int argc, char** argv) {
   bn->add_option("--jobs", bench.jobs, "runs in parallel")->capture_default_str();
   bn->add_option("--out", bench.out, "output folder (resumable)")->required();
   bn->add_flag("--quiet", bench.quiet, "no progress lines");
+  bn->add_option("--history", bench.history,
+                 "record store file or glob, repeatable: each run learns first from those of its "
+                 "space that tuned another task (leave one task out), as tune --history");
   std::vector<std::string> bench_sets;
   bn->add_option("--set", bench_sets,
                  "a tuner parameter NAME=VALUE (repeatable; see tune --help), passed to the tuners "

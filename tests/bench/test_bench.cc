@@ -19,11 +19,13 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// A small recorded space: 24 x 24 configurations, a smooth latency with its optimum at (7, 3),
-// compile failures where x + y > 30 and launch failures where x == 20.
-std::string write_cache(const fs::path& dir) {
+// A small recorded space: 24 x 24 configurations, a smooth latency with its optimum at (ox, 3),
+// compile failures where x + y > 30 and launch failures where x == 20; on `device`, in
+// dir/<name>.json.
+std::string write_cache(const fs::path& dir, const std::string& name = "bowl",
+                        const std::string& device = "Synthetic", int ox = 7) {
   json j;
-  j["device_name"] = "Synthetic";
+  j["device_name"] = device;
   j["kernel_name"] = "bowl";
   j["tune_params_keys"] = {"x", "y"};
   std::vector<int> v(24);
@@ -38,12 +40,12 @@ std::string write_cache(const fs::path& dir) {
       } else if (x == 20) {
         e["time"] = "RuntimeFailedConfig";
       } else {
-        e["time"] = 1.0 + 0.05 * ((x - 7) * (x - 7) + (y - 3) * (y - 3));
+        e["time"] = 1.0 + 0.05 * ((x - ox) * (x - ox) + (y - 3) * (y - 3));
       }
       j["cache"][std::to_string(x) + "," + std::to_string(y)] = e;
     }
   }
-  const fs::path p = dir / "bowl.json";
+  const fs::path p = dir / (name + ".json");
   std::ofstream(p) << j.dump();
   return p.string();
 }
@@ -288,6 +290,67 @@ TEST_F(Bench, RefusesRunFoldersMadeWithOtherSettings) {
   EXPECT_EQ(r["overall"]["ml2"]["runs"], 1);
   EXPECT_TRUE(fs::exists(ml2 / "summary.json"));
   EXPECT_EQ(json::parse(std::ifstream(xgb_summary)).dump(), xgb_before);
+}
+
+// --history: each run learns from the stores of its space that tuned another task (another
+// device), listed in its settings; what cannot be such a history is refused before anything runs.
+TEST_F(Bench, LearnsFromTheHistoryOfTheOtherTasksOfItsSpace) {
+  fs::create_directories(dir_ / "dev");
+  write_cache(dir_ / "dev", "a", "Device A", 7);
+  write_cache(dir_ / "dev", "b", "Device B", 8);
+  BenchOptions first = options_;
+  first.suite = (dir_ / "dev" / "*.json").string();
+  first.tuners = {"xgb"};
+  first.seeds = 1;
+  first.trials = 100;
+  first.out = (dir_ / "first").string();
+  run_bench(first);
+  const std::string store_a = (dir_ / "first/runs/dev/a/xgb/seed1/run.db").string();
+  const std::string store_b = (dir_ / "first/runs/dev/b/xgb/seed1/run.db").string();
+
+  BenchOptions o = first;
+  o.tuners = {"xgb", "ml2"};
+  o.trials = 48;
+  o.out = (dir_ / "second").string();
+  o.history = {(dir_ / "first/runs/*/*/xgb/seed1/run.db").string()};
+  o.params = {{"history_min", "50"}};
+  const json r = run_bench(o);
+  EXPECT_EQ(r["overall"]["ml2"]["runs"], 2);
+  auto settings = [&](const char* task, const char* tuner) {
+    return json::parse(
+        std::ifstream(dir_ / "second/runs/dev" / task / tuner / "seed1" / "settings.json"));
+  };
+  for (const char* tuner : {"xgb", "ml2"}) {
+    EXPECT_EQ(settings("a", tuner)["history"], json::array({store_b})) << tuner;
+    EXPECT_EQ(settings("b", tuner)["history"], json::array({store_a})) << tuner;
+  }
+  // Device B's optimum (8, 3) is next to device A's: with A's history, B's first plan has it.
+  const json b_xgb = r["tasks"]["dev/b"]["xgb"]["seeds"]["1"];
+  EXPECT_EQ(b_xgb["best_latency_ms"], 1.0);
+  EXPECT_LE(b_xgb["best_trial"].get<int>(), 48);
+
+  auto refusal = [&](BenchOptions bad) -> std::string {
+    bad.out = (dir_ / "refused").string();
+    try {
+      run_bench(bad);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  BenchOptions bad = o;
+  bad.history = {(dir_ / "nothing*.db").string()};
+  EXPECT_NE(refusal(bad).find("matches no file"), std::string::npos);
+  bad.history = {store_a};  // device A finds no other device's store
+  EXPECT_NE(refusal(bad).find("no store tuned another task of dev/a's space"), std::string::npos);
+  bad.history = {(dir_ / "refused/*.db").string()};
+  fs::create_directories(dir_ / "refused");
+  fs::copy_file(store_a, dir_ / "refused/a.db");
+  EXPECT_NE(refusal(bad).find("lies inside --out"), std::string::npos);
+  bad = o;
+  bad.tuners = {"xgb", "ga"};
+  EXPECT_NE(refusal(bad).find("tuner ga learns nothing from a tuning history"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "refused" / "runs"));
 }
 
 TEST_F(Bench, ComparesParametersByTheirValueNotTheirSpelling) {

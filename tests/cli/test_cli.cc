@@ -336,6 +336,27 @@ TEST_F(Cli, BadInputGetsOneLineAndLeavesTheStoreUntouched) {
   EXPECT_NE(none.err.find("no successful run among 2 trials"), std::string::npos) << none.err;
 }
 
+TEST_F(Cli, TuneLearnsFromAHistoryButNotFromTheStoreItTunes) {
+  Result r = cli("tune --target replay --space " + kConv3090 +
+                 " --tuner random --trials 200 --seed 1 --quiet --db " + file("a.db"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = cli("tune --target replay --space " + kConv3090 + " --tuner xgb --trials 10 --quiet --db " +
+          file("b.db") + " --history " + file("a.db") + " --set history_min=100");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("learning first from a history of 200 records (1 store)"), std::string::npos)
+      << r.err;
+  r = cli("tune --target replay --space " + kConv3090 + " --tuner xgb --trials 10 --quiet --db " +
+          file("a.db") + " --history " + file("a.db") + " --set history_min=100");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("is the --db being tuned"), std::string::npos) << r.err;
+  r = cli("tune --target replay --space " + kConv3090 + " --tuner xgb --trials 10 --quiet" +
+          " --history " + file("a.db"));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("fewer than history_min=500; give more, or --set history_min=200"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(Cli, TuneTakesTunerParametersAsSetOrAsOptions) {
   // --set NAME=VALUE, as bench takes it, is the option --NAME VALUE; a parameter given both ways
   // with two values is refused.
