@@ -105,6 +105,8 @@ std::string canonical_param_value(const std::string& name, const std::string& va
 // one, or a history smaller than history_min or holding an index outside the space.
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& space,
                                         const StrategyOptions& options);
+// What make_strategy checks, without learning from the history: throws as make_strategy would.
+void check_strategy(const std::string& name, const Space& space, const StrategyOptions& options);
 std::vector<std::string> strategy_names();
 
 }  // namespace ml2

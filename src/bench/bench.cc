@@ -108,7 +108,7 @@ std::vector<HistoryStore> history_stores(const BenchOptions& o) {
       throw std::invalid_argument("--history " + path + ": " + e.what());
     }
     if (!session) throw std::invalid_argument("--history " + path + ": holds no tuning session");
-    stores.push_back({path, *session});
+    stores.push_back({where.string(), *session});
   }
   return stores;
 }
@@ -218,11 +218,15 @@ void check_settings(const Run& r, const BenchOptions& o) {
   }
   if (held == r.settings) return;
   std::string differences;
-  for (const auto& [key, value] : r.settings.items()) {
+  std::set<std::string> keys;
+  for (const auto& [key, value] : r.settings.items()) keys.insert(key);
+  for (const auto& [key, value] : held.items()) keys.insert(key);
+  for (const std::string& key : keys) {
     const json was = held.contains(key) ? held[key] : json(nullptr);
-    if (was == value) continue;
+    const json now = r.settings.contains(key) ? r.settings[key] : json(nullptr);
+    if (was == now) continue;
     differences += (differences.empty() ? "" : ", ") + key + " " + was.dump() + " against " +
-                   value.dump() + " now";
+                   now.dump() + " now";
   }
   throw std::invalid_argument("--out " + o.out + ": " + where.string() +
                               " was made with other settings (" + differences +
@@ -828,7 +832,8 @@ json run_bench(const BenchOptions& given) {
     std::unique_ptr<Target> target = make_target(t.target, t.options);
     const int64_t budget =
         std::min<int64_t>(o.trials, static_cast<int64_t>(target->space().size()));
-    // Leave one task out: the stores of this space that tuned another task.
+    // Leave one task out: the stores of this space that tuned another task (by their canonical
+    // paths, so that the same stores named otherwise are the same settings).
     std::vector<std::string> history_paths;
     for (const HistoryStore& h : history) {
       if (h.session.space_digest == target->space().digest() && h.session.task != target->task()) {
@@ -843,7 +848,7 @@ json run_bench(const BenchOptions& given) {
         load_history(history_paths, target->space().digest());
     for (const std::string& tuner : o.tuners) {
       const std::map<std::string, std::string> params = params_for(tuner, o);
-      make_strategy(tuner, target->space(), {1, params, records});
+      check_strategy(tuner, target->space(), {1, params, records});
       for (int seed = 1; seed <= o.seeds; ++seed) {
         json settings = {{"task", t.key},
                          {"target", target->name()},
@@ -853,7 +858,11 @@ json run_bench(const BenchOptions& given) {
                          {"trials", budget},
                          {"params", params}};
         if (t.target == "vta") settings["hw"] = t.options.hw;  // timing, not only the space
-        if (!history_paths.empty()) settings["history"] = history_paths;
+        if (!history_paths.empty()) {
+          // The stores and what they held: a store that grew since is other settings.
+          settings["history"] = history_paths;
+          settings["history_records"] = records.size();
+        }
         runs.push_back({&t, tuner, seed, run_dir(o, t, tuner, seed), settings});
       }
     }

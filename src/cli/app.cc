@@ -78,8 +78,8 @@ int run_tune(const TuneArgs& given) {
     }
   }
   a.options.history = load_history(a.history, target->space().digest());
-  make_strategy(a.options.tuner, target->space(),
-                StrategyOptions{a.options.seed, a.options.params, a.options.history});
+  check_strategy(a.options.tuner, target->space(),
+                 StrategyOptions{a.options.seed, a.options.params, a.options.history});
 
   std::optional<TempStorePath> temp;
   if (a.db.empty()) temp.emplace();
@@ -117,7 +117,7 @@ int run_tune(const TuneArgs& given) {
       std::cout << "all replayed, the session went on as an uninterrupted one\n";
     } else {
       std::cout << s.replayed_rounds << " replayed, the rest told as measured (the store was made "
-                << "with another budget, batch, tuner parameters or version)\n";
+                << "with another budget, batch, tuner parameters, tuning history or version)\n";
     }
   }
   std::cout << "best " << format_ms(s.best_latency_ms);

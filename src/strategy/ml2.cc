@@ -60,10 +60,13 @@
 // They rank and gate from the first round on instead of random draws. Once the session's own
 // models are trained, each score is w x the prior's + (1 - w) x the session's model's, with
 // w = history_weight(labelled outcomes of this session) (AutoTVM's discount of its base model),
-// until w reaches 0 and the priors are dropped. Where ModelP learns -log(latency), the prior's
-// normalised throughput t enters as log(t), on the same scale up to a constant; a rank label's
-// margins have no scale to match, and are blended as they are. rmse_p stays the error of the
-// session's own ModelP.
+// until w reaches 0 and the priors are dropped. The scores are blended as logarithms of throughput
+// (each model's normalisation, by the history's best or by the session's best so far, is then a
+// constant): the prior's normalised throughput t enters as log(t), and so does ModelP's with the
+// throughput label (-log(latency) already is one); a rank label's margins have no scale to match,
+// and are blended as they are. The history's prior ranks the first round's builds only where they
+// carry no compile-time estimate (pa, ml2 with the prior on): this device's estimate knows more of
+// it. rmse_p stays the error of the session's own ModelP.
 //
 // metrics(): rmse_p and rmse_a, the RMSE of log(latency) predicted by ModelP and ModelA for
 // configurations before they were run (the paper compares these); v_precision and v_recall of the
@@ -90,6 +93,10 @@
 
 namespace ml2 {
 namespace {
+
+// The lowest normalised throughput a blended score takes the logarithm of (a prediction at or
+// below zero reads as 10^4 times slower than the best, as PerformanceModel reads it back).
+constexpr double kMinThroughput = 1e-4;
 
 struct Known {
   Stage stage = Stage::kBuild;
@@ -270,11 +277,16 @@ class Ml2Strategy final : public Strategy {
     if (use_a_ && a_.trained() && !builds_reveal_nothing()) {
       score = a_.score(full, base);
       if (cut_on) predicted_ms = a_.predict_latency_ms(full, base);
-    } else if (perf_on()) {
+    } else if (p_.trained()) {
       score = perf_score(knob);
-    } else if (use_a_ && prior_on()) {
+    } else if (use_a_ && prior_on() && std::any_of(hidden.begin(), hidden.end(), [](auto* h) {
+                 const double e = estimate_of(h);
+                 return e > 0 && std::isfinite(e);
+               })) {
       const std::vector<double> e = estimates(hidden);
       for (size_t i = 0; i < built.size(); ++i) score[i] = -std::log(e[i]);
+    } else if (perf_on()) {
+      score = perf_score(knob);  // the history's prior
     }
     // A candidate that compiled to a program already run, or to one picked in this round, would
     // only repeat that measurement.
@@ -471,11 +483,18 @@ class Ml2Strategy final : public Strategy {
   std::vector<double> perf_score(const FeatureMatrix& knob) const {
     if (!hist_p_ || hist_w_ == 0) return p_.score(knob);
     std::vector<double> prior = hist_p_->score(knob);
-    if (model_options_.label == PerfLabel::kLogLatency) {
-      for (double& v : prior) v = std::log(std::max(v, 1e-4));
+    // Normalised throughputs as logarithms: the history's best and the session's best so far
+    // then only shift each score by a constant, and the weights hold as given.
+    const bool logs = model_options_.label != PerfLabel::kRank;
+    auto log_of = [](double t) { return std::log(std::max(t, kMinThroughput)); };
+    if (logs) {
+      for (double& v : prior) v = log_of(v);
     }
     if (!p_.trained()) return prior;
-    const std::vector<double> own = p_.score(knob);
+    std::vector<double> own = p_.score(knob);
+    if (model_options_.label == PerfLabel::kThroughput) {
+      for (double& v : own) v = log_of(v);
+    }
     for (size_t i = 0; i < prior.size(); ++i) {
       prior[i] = hist_w_ * prior[i] + (1 - hist_w_) * own[i];
     }

@@ -103,6 +103,14 @@ struct Entry {
   bool learns_from_history;
 };
 
+// ML²Tuner and its ablations, by the levels they use.
+constexpr const char* kMl2Levels[] = {"ml2", "p", "pv", "pa"};
+template <const char* const& levels>
+std::unique_ptr<Strategy> make_ml2_variant(const Space& s, const Params& p, uint64_t seed,
+                                           const std::vector<HistoryRecord>& h) {
+  return make_ml2_strategy(s, p, seed, levels, h);
+}
+
 // The one place built-in strategies are registered.
 const Entry kStrategies[] = {
     {"random",
@@ -119,26 +127,10 @@ const Entry kStrategies[] = {
        return make_ga_strategy(s, p, seed);
      },
      false},
-    {"ml2",
-     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>& h) {
-       return make_ml2_strategy(s, p, seed, "ml2", h);
-     },
-     true},
-    {"p",
-     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>& h) {
-       return make_ml2_strategy(s, p, seed, "p", h);
-     },
-     true},
-    {"pv",
-     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>& h) {
-       return make_ml2_strategy(s, p, seed, "pv", h);
-     },
-     true},
-    {"pa",
-     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>& h) {
-       return make_ml2_strategy(s, p, seed, "pa", h);
-     },
-     true},
+    {"ml2", make_ml2_variant<kMl2Levels[0]>, true},
+    {"p", make_ml2_variant<kMl2Levels[1]>, true},
+    {"pv", make_ml2_variant<kMl2Levels[2]>, true},
+    {"pa", make_ml2_variant<kMl2Levels[3]>, true},
 };
 
 // Refuses a history the tuner cannot learn from: the tuner learns nothing from one (AutoTVM's
@@ -157,6 +149,7 @@ void check_history(const Entry& e, const Space& space, const Params& params,
                                 learners + ", or no history");
   }
   const auto min = static_cast<size_t>(params.integer("history_min"));
+  size_t runs = 0;
   if (history.size() < min) {
     throw std::invalid_argument(
         "the tuning history holds " + std::to_string(history.size()) +
@@ -175,6 +168,12 @@ void check_history(const Entry& e, const Space& space, const Params& params,
       throw std::invalid_argument("the tuning history holds a successful run of configuration " +
                                   std::to_string(r.index) + " without a positive finite latency");
     }
+    runs += r.status == Status::kOk;
+  }
+  if (runs < 2) {
+    throw std::invalid_argument("the tuning history holds " + std::to_string(runs) +
+                                " successful runs; a prior of performance needs at least 2: give "
+                                "stores that ran configurations successfully");
   }
 }
 
@@ -194,6 +193,15 @@ std::vector<std::string> strategy_names() {
   std::vector<std::string> names;
   for (const Entry& e : kStrategies) names.emplace_back(e.name);
   return names;
+}
+
+void check_strategy(const std::string& name, const Space& space, const StrategyOptions& options) {
+  // Built without the history (cheap: nothing is learnt), which checks the parameters as the
+  // strategy reads them; then the history itself.
+  make_strategy(name, space, {options.seed, options.params, {}});
+  for (const Entry& e : kStrategies) {
+    if (name == e.name) check_history(e, space, Params(name, options.params), options.history);
+  }
 }
 
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& space,

@@ -197,6 +197,7 @@ std::vector<HistoryRecord> load_history(const std::vector<std::string>& paths,
                                   ") is not this task's (" + space_digest +
                                   "); a history must come from the same space");
     }
+    const size_t before = out.size();
     for (const Record& r : records) {
       const bool ran = r.stage == Stage::kRun;
       const bool build_failed = r.stage == Stage::kBuild && r.status != Status::kOk;
@@ -207,6 +208,11 @@ std::vector<HistoryRecord> load_history(const std::vector<std::string>& paths,
         h.latency_ms = r.latency->mean_ms;
       }
       out.push_back(h);
+    }
+    if (out.size() == before) {
+      throw std::invalid_argument("--history " + path +
+                                  ": holds no run and no failed build; give a store that "
+                                  "measured configurations");
     }
   }
   return out;

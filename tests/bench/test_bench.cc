@@ -324,6 +324,18 @@ TEST_F(Bench, LearnsFromTheHistoryOfTheOtherTasksOfItsSpace) {
     EXPECT_EQ(settings("a", tuner)["history"], json::array({store_b})) << tuner;
     EXPECT_EQ(settings("b", tuner)["history"], json::array({store_a})) << tuner;
   }
+  // The same bench without the history is other settings, and says so.
+  BenchOptions without = o;
+  without.history.clear();
+  std::string refused;
+  try {
+    run_bench(without);
+  } catch (const std::invalid_argument& e) {
+    refused = e.what();
+  }
+  EXPECT_NE(refused.find("was made with other settings (history [\"" + store_b), std::string::npos)
+      << refused;
+  EXPECT_NE(refused.find("history_records 100 against null now"), std::string::npos) << refused;
   // Device B's optimum (8, 3) is next to device A's: with A's history, B's first plan has it.
   const json b_xgb = r["tasks"]["dev/b"]["xgb"]["seeds"]["1"];
   EXPECT_EQ(b_xgb["best_latency_ms"], 1.0);

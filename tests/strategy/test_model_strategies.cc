@@ -914,6 +914,20 @@ TEST(History, RefusedWhereItCannotCount) {
   std::vector<HistoryRecord> bad = h;
   bad[0].index = space.size();
   EXPECT_NE(message("ml2", {1, {}, bad}).find("from another space"), std::string::npos);
+  // A history without two successful runs has no performance to learn.
+  std::vector<HistoryRecord> failures(600, {0, Status::kRuntimeError, std::nullopt});
+  failures[1] = {1, Status::kOk, 2.0};
+  EXPECT_NE(message("xgb", {1, {}, failures})
+                .find("holds 1 successful runs; a prior of "
+                      "performance needs at least 2"),
+            std::string::npos);
+  failures[2] = {2, Status::kOk, 3.0};
+  EXPECT_NO_THROW(make_strategy("xgb", space, {1, {}, failures}));
+  // check_strategy refuses the same, without learning.
+  EXPECT_THROW(check_strategy("ga", space, {1, {}, h}), std::invalid_argument);
+  EXPECT_THROW(check_strategy("xgb", space, {1, {}, few}), std::invalid_argument);
+  EXPECT_THROW(check_strategy("xgb", space, {1, {{"plan_size", "0"}}, h}), std::invalid_argument);
+  EXPECT_NO_THROW(check_strategy("ml2", space, {1, {}, h}));
   bad = h;
   bad[0] = {0, Status::kOk, std::nullopt};
   EXPECT_NE(message("ml2", {1, {}, bad}).find("without a positive finite latency"),

@@ -500,14 +500,32 @@ TEST(Tuner, LearnsFromTheHistoryOfAnotherSession) {
     EXPECT_EQ(warm.invalid_trials, 0) << tuner;
   }
 
+  // Interrupted and resumed with the same history, a session goes on as an uninterrupted one.
+  for (const char* tuner : {"xgb", "pv", "ml2"}) {
+    TuneOptions o = options(64, tuner, 3);
+    o.params = {{"history_min", "100"}};
+    o.history = h;
+    RecordStore whole_store(dir.file(std::string(tuner) + "-whole.db"));
+    const TuneSummary whole = Tuner(target, whole_store, o).run();
+    RecordStore cut_store(dir.file(std::string(tuner) + "-cut.db"));
+    const TuneSummary resumed = run_interrupted(target, cut_store, o, 21);
+    EXPECT_GT(resumed.stored_rounds, 0) << tuner;
+    EXPECT_EQ(resumed.replayed_rounds, resumed.stored_rounds) << tuner;
+    EXPECT_EQ(resumed.history, whole.history) << tuner;
+  }
+
   // Stores that cannot be a history of this space.
   {
     RecordStore elsewhere(dir.file("elsewhere.db"));
     elsewhere.bind({"other-task", "synthetic", "0123456789abcdef", "random", 1});
   }
   std::ofstream(dir.file("text.db")) << "not a store\n";
-  { RecordStore empty(dir.file("empty.db")); }
-  for (const char* bad : {"elsewhere.db", "text.db", "missing.db", "empty.db"}) {
+  {
+    RecordStore unbound(dir.file("unbound.db"));
+    RecordStore empty(dir.file("empty.db"));  // a session that measured nothing
+    empty.bind(session_of(target, options(0)));
+  }
+  for (const char* bad : {"elsewhere.db", "text.db", "missing.db", "unbound.db", "empty.db"}) {
     try {
       load_history({dir.file("other.db"), dir.file(bad)}, target.space().digest());
       ADD_FAILURE() << bad << " was taken as a history";
