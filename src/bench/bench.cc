@@ -70,6 +70,17 @@ std::vector<std::string> glob_files(const std::string& pattern) {
   return files;
 }
 
+// `path` made absolute, with no symbolic link, "." or ".." (the part that exists resolved).
+std::string canonical_path(const std::string& path, const char* option) {
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(path, ec);
+  if (ec) {
+    throw std::invalid_argument(std::string(option) + " " + path + ": " + ec.message() +
+                                "; give a path that can be read");
+  }
+  return p.string();
+}
+
 // A store given to --history, with the session it tuned.
 struct HistoryStore {
   std::string path;
@@ -80,6 +91,7 @@ struct HistoryStore {
 // that is not a store with a session, or a store inside --out (this bench's own runs, still being
 // written) is refused.
 std::vector<HistoryStore> history_stores(const BenchOptions& o) {
+  // By canonical path: the same store named twice, or otherwise, is read once, in one order.
   std::set<std::string> paths;
   for (const std::string& pattern : o.history) {
     const std::vector<std::string> files = glob_files(pattern);
@@ -88,13 +100,12 @@ std::vector<HistoryStore> history_stores(const BenchOptions& o) {
                                   "' matches no file; give record stores (run.db) of earlier "
                                   "tuning runs, or a glob of them");
     }
-    paths.insert(files.begin(), files.end());
+    for (const std::string& f : files) paths.insert(canonical_path(f, "--history"));
   }
-  std::error_code ec;
-  const fs::path out = fs::weakly_canonical(o.out, ec);
+  const fs::path out = canonical_path(o.out, "--out");
   std::vector<HistoryStore> stores;
   for (const std::string& path : paths) {
-    const fs::path where = fs::weakly_canonical(path, ec);
+    const fs::path where(path);
     const auto [end, rest] = std::mismatch(out.begin(), out.end(), where.begin(), where.end());
     if (!out.empty() && end == out.end()) {
       throw std::invalid_argument("--history " + path + " lies inside --out " + o.out +

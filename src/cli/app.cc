@@ -69,6 +69,7 @@ int run_tune(const TuneArgs& given) {
   // Check every input before the store is opened.
   std::unique_ptr<Target> target = make_target(a.target.target, a.target.options);
   validate(a.options);
+  std::vector<std::string> history;  // each store once, in the order given
   for (const std::string& h : a.history) {
     std::error_code ec;
     if (!a.db.empty() && std::filesystem::equivalent(h, a.db, ec)) {
@@ -76,7 +77,13 @@ int run_tune(const TuneArgs& given) {
                        " is the --db being tuned: its records are resumed, not a history; give "
                        "the stores of other sessions");
     }
+    const bool again = std::any_of(history.begin(), history.end(), [&](const std::string& seen) {
+      std::error_code same;
+      return std::filesystem::equivalent(h, seen, same);
+    });
+    if (!again) history.push_back(h);
   }
+  a.history = history;
   a.options.history = load_history(a.history, target->space().digest());
   check_strategy(a.options.tuner, target->space(),
                  StrategyOptions{a.options.seed, a.options.params, a.options.history});

@@ -482,23 +482,28 @@ class Ml2Strategy final : public Strategy {
   // ModelP's scores, blended with its prior's while the prior weighs (see the top).
   std::vector<double> perf_score(const FeatureMatrix& knob) const {
     if (!hist_p_ || hist_w_ == 0) return p_.score(knob);
-    std::vector<double> prior = hist_p_->score(knob);
+    std::vector<double> blend = hist_p_->score(knob);  // a normalised throughput
+    const PerfLabel label = model_options_.label;
+    auto log_of = [](double t) { return std::log(std::max(t, kMinThroughput)); };
     // Normalised throughputs as logarithms: the history's best and the session's best so far
     // then only shift each score by a constant, and the weights hold as given.
-    const bool logs = model_options_.label != PerfLabel::kRank;
-    auto log_of = [](double t) { return std::log(std::max(t, kMinThroughput)); };
-    if (logs) {
-      for (double& v : prior) v = log_of(v);
+    if (label != PerfLabel::kRank) {
+      for (double& v : blend) v = log_of(v);
     }
-    if (!p_.trained()) return prior;
-    std::vector<double> own = p_.score(knob);
-    if (model_options_.label == PerfLabel::kThroughput) {
-      for (double& v : own) v = log_of(v);
+    if (p_.trained()) {
+      std::vector<double> own = p_.score(knob);
+      if (label == PerfLabel::kThroughput) {
+        for (double& v : own) v = log_of(v);
+      }
+      for (size_t i = 0; i < blend.size(); ++i) {
+        blend[i] = hist_w_ * blend[i] + (1 - hist_w_) * own[i];
+      }
     }
-    for (size_t i = 0; i < prior.size(); ++i) {
-      prior[i] = hist_w_ * prior[i] + (1 - hist_w_) * own[i];
+    // Back to a throughput for that label: positive, as search=expected's P(valid) x score needs.
+    if (label == PerfLabel::kThroughput) {
+      for (double& v : blend) v = std::exp(v);
     }
-    return prior;
+    return blend;
   }
 
   // ModelV's P(valid) on rows as it sees them, blended with its prior's likewise.

@@ -172,8 +172,9 @@ void check_history(const Entry& e, const Space& space, const Params& params,
   }
   if (runs < 2) {
     throw std::invalid_argument("the tuning history holds " + std::to_string(runs) +
-                                " successful runs; a prior of performance needs at least 2: give "
-                                "stores that ran configurations successfully");
+                                (runs == 1 ? " successful run" : " successful runs") +
+                                "; a prior of performance needs at least 2: give stores that ran "
+                                "configurations successfully");
   }
 }
 

@@ -312,7 +312,8 @@ TEST_F(Bench, LearnsFromTheHistoryOfTheOtherTasksOfItsSpace) {
   o.tuners = {"xgb", "ml2"};
   o.trials = 48;
   o.out = (dir_ / "second").string();
-  o.history = {(dir_ / "first/runs/*/*/xgb/seed1/run.db").string()};
+  // Device B's store named twice (by the glob, and by name): read once.
+  o.history = {(dir_ / "first/runs/*/*/xgb/seed1/run.db").string(), store_b};
   o.params = {{"history_min", "50"}};
   const json r = run_bench(o);
   EXPECT_EQ(r["overall"]["ml2"]["runs"], 2);
@@ -323,6 +324,7 @@ TEST_F(Bench, LearnsFromTheHistoryOfTheOtherTasksOfItsSpace) {
   for (const char* tuner : {"xgb", "ml2"}) {
     EXPECT_EQ(settings("a", tuner)["history"], json::array({store_b})) << tuner;
     EXPECT_EQ(settings("b", tuner)["history"], json::array({store_a})) << tuner;
+    EXPECT_EQ(settings("a", tuner)["history_records"], 100) << tuner;
   }
   // The same bench without the history is other settings, and says so.
   BenchOptions without = o;

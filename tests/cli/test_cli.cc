@@ -341,7 +341,8 @@ TEST_F(Cli, TuneLearnsFromAHistoryButNotFromTheStoreItTunes) {
                  " --tuner random --trials 200 --seed 1 --quiet --db " + file("a.db"));
   ASSERT_EQ(r.status, 0) << r.err;
   r = cli("tune --target replay --space " + kConv3090 + " --tuner xgb --trials 10 --quiet --db " +
-          file("b.db") + " --history " + file("a.db") + " --set history_min=100");
+          file("b.db") + " --history " + file("a.db") + " --history " + dir_.string() +
+          "/./a.db --set history_min=100");  // the same store twice: read once
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("learning first from a history of 200 records (1 store)"), std::string::npos)
       << r.err;

@@ -143,6 +143,7 @@ class TempStore {
     remove();
   }
   ~TempStore() { remove(); }
+  std::string path() const { return path_.string(); }
   TempStore(const TempStore&) = delete;
   TempStore& operator=(const TempStore&) = delete;
   void remove() const {
@@ -918,7 +919,7 @@ TEST(History, RefusedWhereItCannotCount) {
   std::vector<HistoryRecord> failures(600, {0, Status::kRuntimeError, std::nullopt});
   failures[1] = {1, Status::kOk, 2.0};
   EXPECT_NE(message("xgb", {1, {}, failures})
-                .find("holds 1 successful runs; a prior of "
+                .find("holds 1 successful run; a prior of "
                       "performance needs at least 2"),
             std::string::npos);
   failures[2] = {2, Status::kOk, 3.0};
@@ -953,6 +954,47 @@ TEST(History, FirstProposalsComeFromTheHistory) {
     EXPECT_EQ(std::count(w.configs.begin(), w.configs.end(), optimum), 1) << t;
     EXPECT_EQ(make_strategy(t, space, {3, {}, h})->ask(64).configs, w.configs) << t;
   }
+}
+
+// With search=expected the search walks P(valid) x ModelP's normalised throughput: with a history
+// too, likely failures score low, and the proposal keeps to the valid region around the history's
+// optimum (BowlTarget fails where x + y > 50 or x > 40).
+TEST(History, ExpectedSearchKeepsToWhatTheHistorySaysIsValid) {
+  const Space space = grid_space(48, 32);
+  const std::vector<HistoryRecord> h = bowl_history(space, 30, 5);
+  for (const char* t : {"pv", "ml2"}) {
+    const std::map<std::string, std::string> expected = {{"search", "expected"}};
+    const Proposal p = make_strategy(t, space, {3, expected, h})->ask(64);
+    size_t failing = 0, near = 0;
+    for (uint64_t i : p.configs) {
+      const Config c = space.at(i);
+      const int64_t x = c[0], y = c[1];
+      failing += x + y > 50 || x > 40;
+      near += std::abs(x - 30) <= 4 && std::abs(y - 5) <= 4;
+    }
+    EXPECT_LE(failing, 12u) << t;  // the exploration share's random draws, about a fifth of them
+    EXPECT_GE(near, 32u) << t;
+  }
+  // Over a whole session: its builds fail about as often as with the gated search (a score that
+  // rewarded unlikely validity made 32 of 180 fail against 6).
+  const BowlTarget target;
+  std::map<std::string, int64_t> failed;
+  for (const char* search : {"gated", "expected"}) {
+    const TempStore store(std::string("expected-") + search);
+    RecordStore db(store.path());
+    TuneOptions o;
+    o.tuner = "pv";
+    o.seed = 1;
+    o.trials = 96;
+    o.batch = 32;
+    o.jobs = 2;
+    o.params = {{"search", search}};
+    o.history = h;
+    const TuneSummary s = Tuner(target, db, o).run();
+    EXPECT_EQ(s.trials, 96) << search;
+    failed[search] = s.build_failures;
+  }
+  EXPECT_LE(failed["expected"], failed["gated"] + 6);
 }
 
 // Once this session has 277 labelled outcomes, ml2 drops the priors: told the same outcomes, it
