@@ -50,6 +50,16 @@ std::string write_cache(const fs::path& dir, const std::string& name = "bowl",
   return p.string();
 }
 
+// run_bench's refusal of `o` (std::invalid_argument's message), or "(accepted)" if it ran.
+std::string refusal_of(const BenchOptions& o) {
+  try {
+    run_bench(o);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -255,14 +265,7 @@ TEST_F(Bench, RefusesRunFoldersMadeWithOtherSettings) {
       dir_ / "out" / "runs" / "spaces" / "bowl" / "xgb" / "seed1" / "summary.json";
   const std::string xgb_before = json::parse(std::ifstream(xgb_summary)).dump();
 
-  auto refusal = [&](const BenchOptions& other) -> std::string {
-    try {
-      run_bench(other);
-    } catch (const std::invalid_argument& e) {
-      return e.what();
-    }
-    return "";
-  };
+  auto refusal = refusal_of;
   BenchOptions more = o;
   more.trials = 64;
   const std::string trials = refusal(more);
@@ -329,12 +332,7 @@ TEST_F(Bench, LearnsFromTheHistoryOfTheOtherTasksOfItsSpace) {
   // The same bench without the history is other settings, and says so.
   BenchOptions without = o;
   without.history.clear();
-  std::string refused;
-  try {
-    run_bench(without);
-  } catch (const std::invalid_argument& e) {
-    refused = e.what();
-  }
+  const std::string refused = refusal_of(without);
   EXPECT_NE(refused.find("was made with other settings (history [\"" + store_b), std::string::npos)
       << refused;
   EXPECT_NE(refused.find("history_records 100 against null now"), std::string::npos) << refused;
@@ -343,14 +341,9 @@ TEST_F(Bench, LearnsFromTheHistoryOfTheOtherTasksOfItsSpace) {
   EXPECT_EQ(b_xgb["best_latency_ms"], 1.0);
   EXPECT_LE(b_xgb["best_trial"].get<int>(), 48);
 
-  auto refusal = [&](BenchOptions bad) -> std::string {
+  auto refusal = [&](BenchOptions bad) {
     bad.out = (dir_ / "refused").string();
-    try {
-      run_bench(bad);
-    } catch (const std::invalid_argument& e) {
-      return e.what();
-    }
-    return "(accepted)";
+    return refusal_of(bad);
   };
   BenchOptions bad = o;
   bad.history = {(dir_ / "nothing*.db").string()};
