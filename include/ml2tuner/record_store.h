@@ -11,6 +11,7 @@
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct SessionInfo {
   std::string space_digest;
   std::string tuner;
   uint64_t seed = 0;
+  // A digest of the tuning history the session learnt from (empty: none), so that a session is
+  // resumed only with the history it began with.
+  std::string history;
 };
 
 struct Record {
@@ -53,6 +57,12 @@ struct Record {
   std::string timestamp;  // ISO 8601, UTC
 };
 
+// Thrown by RecordStore::bind for a store that holds another session; the message names both
+// sessions and what differs.
+struct OtherSessionError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class RecordStore {
  public:
   // Opens or creates the store. Throws std::runtime_error with a one-line message if the file is
@@ -66,7 +76,7 @@ class RecordStore {
 
   // The session the store holds, if any.
   std::optional<SessionInfo> session() const;
-  // Binds the store to `info`: records it if the store is new; throws std::runtime_error naming
+  // Binds the store to `info`: records it if the store is new; throws OtherSessionError naming
   // the mismatch if the store holds another session (the store is left untouched). The handle
   // then holds the store for writing until it is destroyed: another handle, in this process or
   // another, that binds or imports into it meanwhile gets std::runtime_error. Readers are not

@@ -107,7 +107,7 @@ class Tuner {
   Tuner(const Target& target, RecordStore& store, TuneOptions options);
   void on_progress(std::function<void(const Progress&)> callback);
   // Runs until the budget is spent or the strategy is done. Throws std::invalid_argument for bad
-  // options and std::runtime_error if the store holds another session.
+  // options and OtherSessionError (a std::runtime_error) if the store holds another session.
   TuneSummary run();
 
  private:

@@ -124,7 +124,7 @@ int run_tune(const TuneArgs& given) {
       std::cout << "all replayed, the session went on as an uninterrupted one\n";
     } else {
       std::cout << s.replayed_rounds << " replayed, the rest told as measured (the store was made "
-                << "with another budget, batch, tuner parameters, tuning history or version)\n";
+                << "with another budget, batch, tuner parameters or version)\n";
     }
   }
   std::cout << "best " << format_ms(s.best_latency_ms);
@@ -464,6 +464,9 @@ int main(int argc, char** argv) {
               << ": " << one_line(err.code().message()) << "\n";
     return 2;
   } catch (const std::invalid_argument& err) {
+    std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
+    return 2;
+  } catch (const OtherSessionError& err) {  // a --db of another session: the input is at fault
     std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
     return 2;
   } catch (const std::exception& err) {

@@ -73,6 +73,10 @@ CREATE TABLE session (
   tuner TEXT NOT NULL,
   seed INTEGER NOT NULL
 );
+CREATE TABLE session_history (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  digest TEXT NOT NULL
+);
 CREATE TABLE records (
   config_index INTEGER PRIMARY KEY,
   task TEXT NOT NULL,
@@ -152,13 +156,15 @@ std::string json_error(const std::exception& e) {
 
 bool same_session(const SessionInfo& a, const SessionInfo& b) {
   return a.task == b.task && a.target == b.target && a.space_digest == b.space_digest &&
-         a.tuner == b.tuner && a.seed == b.seed;
+         a.tuner == b.tuner && a.seed == b.seed && a.history == b.history;
 }
 
 std::string describe(const SessionInfo& s) {
   return "tuner " + single_quoted(s.tuner) + " seed " + std::to_string(s.seed) + " for task " +
          single_quoted(s.task) + " on target " + single_quoted(s.target) + " (space " +
-         s.space_digest + ")";
+         s.space_digest + ")" +
+         (s.history.empty() ? std::string(" with no tuning history")
+                            : " with tuning history " + s.history);
 }
 
 std::string differing_fields(const SessionInfo& a, const SessionInfo& b) {
@@ -173,6 +179,7 @@ std::string differing_fields(const SessionInfo& a, const SessionInfo& b) {
   add(a.space_digest != b.space_digest, "space");
   add(a.tuner != b.tuner, "tuner");
   add(a.seed != b.seed, "seed");
+  add(a.history != b.history, "tuning history");
   return out;
 }
 
@@ -313,6 +320,9 @@ struct RecordStore::Impl {
     return names;
   }
 
+  // Whether the store has a table named `table`.
+  bool has_table(const char* table) const { return !column_names(table).empty(); }
+
   // Whether `table` has the first `n` columns of `expected`, and no others.
   template <size_t N>
   bool has_columns(const char* table, const std::array<const char*, N>& expected,
@@ -450,6 +460,14 @@ struct RecordStore::Impl {
     info.space_digest = text(2);
     info.tuner = text(3);
     info.seed = from_sql(sqlite3_column_int64(s.get(), 4));
+    // Stores made before tuning histories existed have no such table: no history.
+    if (has_table("session_history")) {
+      Stmt h(*this, "SELECT digest FROM session_history WHERE id = 1");
+      if (h.step("cannot read the session's tuning history")) {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(h.get(), 0));
+        info.history = std::string(p != nullptr ? p : "", sqlite3_column_bytes(h.get(), 0));
+      }
+    }
     return info;
   }
 
@@ -473,6 +491,17 @@ struct RecordStore::Impl {
     }
     check(sqlite3_bind_int64(s.get(), 5, to_sql(info.seed)), "cannot bind the session");
     s.step("cannot record the session");
+    if (!info.history.empty()) {
+      exec(
+          "CREATE TABLE IF NOT EXISTS session_history (id INTEGER PRIMARY KEY CHECK (id = 1), "
+          "digest TEXT NOT NULL)",
+          "cannot record the session's tuning history");
+      Stmt h(*this, "INSERT INTO session_history (id, digest) VALUES (1, ?1)");
+      check(sqlite3_bind_text(h.get(), 1, info.history.data(),
+                              static_cast<int>(info.history.size()), SQLITE_TRANSIENT),
+            "cannot bind the session's tuning history");
+      h.step("cannot record the session's tuning history");
+    }
     return std::nullopt;
   }
 
@@ -673,7 +702,7 @@ void RecordStore::bind(const SessionInfo& info) {
   impl_->hold_session();
   Impl::Transaction txn(*impl_);
   if (auto error = impl_->bind_in_transaction(info, "pass another --db or the same settings")) {
-    throw std::runtime_error(*error);
+    throw OtherSessionError(*error);
   }
   txn.commit();
 }
@@ -731,6 +760,7 @@ void RecordStore::export_jsonl(std::ostream& out) const {
     j["space_digest"] = s->space_digest;
     j["tuner"] = s->tuner;
     j["seed"] = s->seed;
+    if (!s->history.empty()) j["history"] = s->history;
     head["session"] = std::move(j);
   } else {
     head["session"] = nullptr;
@@ -849,13 +879,14 @@ std::optional<SessionInfo> parse_session_line(const ojson& j, size_t line) {
   if (s.is_null()) return std::nullopt;
   if (!s.is_object()) throw ImportError(line, "session is not an object");
   Fields f(s, line, "session: ");
-  f.expect_keys({"task", "target", "space_digest", "tuner", "seed"});
+  f.expect_keys({"task", "target", "space_digest", "tuner", "seed"}, {"history"});
   SessionInfo info;
   info.task = f.str("task");
   info.target = f.str("target");
   info.space_digest = f.str("space_digest");
   info.tuner = f.str("tuner");
   info.seed = f.u64("seed");
+  if (s.contains("history")) info.history = f.str("history");
   return info;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <iterator>
 #include <map>
 #include <numeric>
@@ -168,9 +169,26 @@ TuneSummary summarize(const std::vector<Record>& records, const SessionInfo& ses
   return s;
 }
 
+namespace {
+
+// A digest of a tuning history, record by record in order (empty for none).
+std::string history_digest(const std::vector<HistoryRecord>& history) {
+  if (history.empty()) return "";
+  std::string bytes;
+  char latency[32];
+  for (const HistoryRecord& r : history) {
+    std::snprintf(latency, sizeof latency, "%.17g", r.latency_ms.value_or(-1));
+    bytes +=
+        std::to_string(r.index) + ' ' + std::string(to_string(r.status)) + ' ' + latency + '\n';
+  }
+  return content_digest(bytes);
+}
+
+}  // namespace
+
 SessionInfo session_of(const Target& target, const TuneOptions& options) {
-  return SessionInfo{target.task(), target.name(), target.space().digest(), options.tuner,
-                     options.seed};
+  return SessionInfo{target.task(), target.name(), target.space().digest(),
+                     options.tuner, options.seed,  history_digest(options.history)};
 }
 
 std::vector<HistoryRecord> load_history(const std::vector<std::string>& paths,

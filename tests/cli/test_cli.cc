@@ -346,6 +346,13 @@ TEST_F(Cli, TuneLearnsFromAHistoryButNotFromTheStoreItTunes) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("learning first from a history of 200 records (1 store)"), std::string::npos)
       << r.err;
+  // b.db's session learnt from a.db: resumed without it, it is another session.
+  r = cli("tune --target replay --space " + kConv3090 + " --tuner xgb --trials 20 --quiet --db " +
+          file("b.db") + " --set history_min=100");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("(they differ in tuning history); pass another --db or the same settings"),
+            std::string::npos)
+      << r.err;
   r = cli("tune --target replay --space " + kConv3090 + " --tuner xgb --trials 10 --quiet --db " +
           file("a.db") + " --history " + file("a.db") + " --set history_min=100");
   EXPECT_EQ(r.status, 2);

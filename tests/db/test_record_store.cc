@@ -445,6 +445,54 @@ TEST(RecordStore, BindRejectsAnotherSessionAndWritesNothing) {
   EXPECT_EQ(s->space_digest, "sha256:abcdef");
 }
 
+// A session's tuning history (a digest) is part of it: kept, exported and imported, and a bind
+// with another one, or none, is refused. A store made before histories existed (no such table)
+// holds a session without one.
+TEST(RecordStore, TheSessionsTuningHistoryIsPartOfIt) {
+  TempDir dir;
+  SessionInfo with = make_session();
+  with.history = "0123456789abcdef0123456789abcdef";
+  {
+    RecordStore store(dir.file("h.db"));
+    store.bind(with);
+    store.put(make_record(3, Stage::kRun));
+    SessionInfo none = make_session();
+    try {
+      store.bind(none);
+      ADD_FAILURE() << "a session without the history was accepted";
+    } catch (const OtherSessionError& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("with tuning history " + with.history), std::string::npos) << m;
+      EXPECT_NE(m.find("with no tuning history (they differ in tuning history)"), std::string::npos)
+          << m;
+    }
+    SessionInfo other = with;
+    other.history = "fedcba9876543210fedcba9876543210";
+    expect_error([&] { store.bind(other); }, {"differ in tuning history"});
+    store.bind(with);  // the same session
+  }
+  EXPECT_EQ(RecordStore::open_read_only(dir.file("h.db")).session()->history, with.history);
+  std::stringstream jsonl;
+  RecordStore::open_read_only(dir.file("h.db")).export_jsonl(jsonl);
+  EXPECT_NE(jsonl.str().find("\"history\":\"" + with.history + "\""), std::string::npos);
+  {
+    RecordStore copy(dir.file("copy.db"));
+    EXPECT_EQ(copy.import_jsonl(jsonl), 1u);
+    EXPECT_EQ(copy.session()->history, with.history);
+  }
+  // Without the table, as stores made before: no history, and binding one without still works.
+  {
+    RecordStore old(dir.file("old.db"));
+    old.bind(make_session());
+  }
+  EXPECT_EQ(sql_value(dir.file("old.db"), "SELECT count(*) FROM session_history"), "0");
+  sql_exec(dir.file("old.db"), "DROP TABLE session_history");
+  EXPECT_EQ(RecordStore::open_read_only(dir.file("old.db")).session()->history, "");
+  RecordStore old(dir.file("old.db"));
+  old.bind(make_session());
+  expect_error([&] { old.bind(with); }, {"differ in tuning history"});
+}
+
 TEST(RecordStore, HugeSeedRoundTripsInTheSession) {
   TempDir dir;
   RecordStore store(dir.file("s.db"));

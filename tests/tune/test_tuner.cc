@@ -512,6 +512,13 @@ TEST(Tuner, LearnsFromTheHistoryOfAnotherSession) {
     EXPECT_GT(resumed.stored_rounds, 0) << tuner;
     EXPECT_EQ(resumed.replayed_rounds, resumed.stored_rounds) << tuner;
     EXPECT_EQ(resumed.history, whole.history) << tuner;
+    // Resumed with another history, or none, the session is another one: refused.
+    TuneOptions without = o;
+    without.history.clear();
+    EXPECT_THROW(Tuner(target, cut_store, without).run(), OtherSessionError) << tuner;
+    TuneOptions fewer = o;
+    fewer.history.pop_back();
+    EXPECT_THROW(Tuner(target, cut_store, fewer).run(), OtherSessionError) << tuner;
   }
 
   // Stores that cannot be a history of this space.
