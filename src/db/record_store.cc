@@ -1,6 +1,8 @@
 // The record store on SQLite (see record_store.h).
 //
-// Layout: `session` holds the one session row, `records` one row per configuration index. The
+// Layout: `session` holds the one session row, `session_history` the digest of the tuning history
+// it learnt from (no row, or no table in stores made before: none), `records` one row per
+// configuration index. The
 // database carries an application id and a schema version (PRAGMA application_id/user_version),
 // and a file is only ever written once it is known to be a record store or to be empty.
 
@@ -44,6 +46,10 @@ constexpr int32_t kApplicationId = 0x4D4C3254;
 // Bumped on every change of the layout below; a store of another version is refused, except
 // version 1 (no artifact_digest), which is upgraded when opened for writing and read as it is.
 constexpr int32_t kSchemaVersion = 2;
+// A store whose session learnt from a tuning history: the same layout, with its session_history
+// row. Builds that read only version 2 would resume such a session without its history and drop
+// the history on export, so the version makes them refuse it.
+constexpr int32_t kHistoryVersion = 3;
 constexpr int kBusyTimeoutMs = 10000;
 // The byte a handle that writes a session locks (see Impl::hold_session): far past SQLite's own
 // lock bytes (at 1 GiB), so that it never meets them.
@@ -359,10 +365,14 @@ struct RecordStore::Impl {
       throw NotARecordStore("an SQLite database of another application (tables: " +
                             (list.empty() ? std::string("none") : list) + ")");
     }
-    if (version != kSchemaVersion && version != 1) {
+    if (version != kSchemaVersion && version != kHistoryVersion && version != 1) {
       throw NotARecordStore("store format version " + std::to_string(version) +
-                            ", this build reads version " + std::to_string(kSchemaVersion) +
+                            ", this build reads versions " + std::to_string(kSchemaVersion) +
+                            " and " + std::to_string(kHistoryVersion) +
                             " (and upgrades version 1)");
+    }
+    if (version == kHistoryVersion && !tables.contains("session_history")) {
+      throw NotARecordStore("table session_history is missing");
     }
     for (const char* t : {"session", "records"}) {
       if (!tables.contains(t)) throw NotARecordStore(std::string("table ") + t + " is missing");
@@ -501,6 +511,8 @@ struct RecordStore::Impl {
                               static_cast<int>(info.history.size()), SQLITE_TRANSIENT),
             "cannot bind the session's tuning history");
       h.step("cannot record the session's tuning history");
+      exec(("PRAGMA user_version = " + std::to_string(kHistoryVersion)).c_str(),
+           "cannot set the schema version");
     }
     return std::nullopt;
   }

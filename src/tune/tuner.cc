@@ -7,9 +7,9 @@
 #include "ml2tuner/tuner.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <iterator>
 #include <map>
 #include <numeric>
@@ -177,9 +177,11 @@ std::string history_digest(const std::vector<HistoryRecord>& history) {
   std::string bytes;
   char latency[32];
   for (const HistoryRecord& r : history) {
-    std::snprintf(latency, sizeof latency, "%.17g", r.latency_ms.value_or(-1));
-    bytes +=
-        std::to_string(r.index) + ' ' + std::string(to_string(r.status)) + ' ' + latency + '\n';
+    // to_chars: the shortest form that reads back exactly, whatever the locale.
+    const char* end =
+        std::to_chars(latency, latency + sizeof latency, r.latency_ms.value_or(-1)).ptr;
+    bytes += std::to_string(r.index) + ' ' + std::string(to_string(r.status)) + ' ' +
+             std::string(latency, static_cast<size_t>(end - latency)) + '\n';
   }
   return content_digest(bytes);
 }

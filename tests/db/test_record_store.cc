@@ -472,6 +472,8 @@ TEST(RecordStore, TheSessionsTuningHistoryIsPartOfIt) {
     store.bind(with);  // the same session
   }
   EXPECT_EQ(RecordStore::open_read_only(dir.file("h.db")).session()->history, with.history);
+  // Version 3, which builds that know no history refuse (they would drop it); version 2 without.
+  EXPECT_EQ(sql_value(dir.file("h.db"), "PRAGMA user_version"), "3");
   std::stringstream jsonl;
   RecordStore::open_read_only(dir.file("h.db")).export_jsonl(jsonl);
   EXPECT_NE(jsonl.str().find("\"history\":\"" + with.history + "\""), std::string::npos);
@@ -486,6 +488,7 @@ TEST(RecordStore, TheSessionsTuningHistoryIsPartOfIt) {
     old.bind(make_session());
   }
   EXPECT_EQ(sql_value(dir.file("old.db"), "SELECT count(*) FROM session_history"), "0");
+  EXPECT_EQ(sql_value(dir.file("old.db"), "PRAGMA user_version"), "2");
   sql_exec(dir.file("old.db"), "DROP TABLE session_history");
   EXPECT_EQ(RecordStore::open_read_only(dir.file("old.db")).session()->history, "");
   RecordStore old(dir.file("old.db"));
@@ -547,14 +550,19 @@ TEST(RecordStore, RejectsAnotherSchemaVersionWithoutTouchingIt) {
     store.bind(make_session());
     store.put(make_record(1, Stage::kRun));
   }
-  sql_exec(path, "PRAGMA user_version = 3");
+  sql_exec(path, "PRAGMA user_version = 4");
   std::string before = read_bytes(path);
   expect_error([&] { RecordStore store(path); },
-               {path + " is not an ml2tuner record store", "version 3"});
+               {path + " is not an ml2tuner record store", "version 4"});
   expect_error([&] { RecordStore::open_read_only(path); },
-               {path + " is not an ml2tuner record store", "version 3"});
+               {path + " is not an ml2tuner record store", "version 4"});
   EXPECT_EQ(read_bytes(path), before);
-  EXPECT_EQ(sql_value(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(sql_value(path, "PRAGMA user_version"), "4");
+  // Version 3 (a session with a tuning history) without its history table is damaged.
+  sql_exec(path, "PRAGMA user_version = 3");
+  sql_exec(path, "DROP TABLE session_history");
+  expect_error([&] { RecordStore::open_read_only(path); },
+               {path + " is not an ml2tuner record store", "session_history is missing"});
 }
 
 // A store as version 1 wrote it: no artifact_digest column.
