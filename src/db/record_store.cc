@@ -2,9 +2,9 @@
 //
 // Layout: `session` holds the one session row, `session_history` the digest of the tuning history
 // it learnt from (no row, or no table in stores made before: none), `records` one row per
-// configuration index. The
-// database carries an application id and a schema version (PRAGMA application_id/user_version),
-// and a file is only ever written once it is known to be a record store or to be empty.
+// configuration index. The database carries an application id and a schema version (PRAGMA
+// application_id/user_version), and a file is only ever written once it is known to be a record
+// store or to be empty.
 
 #include "ml2tuner/record_store.h"
 
