@@ -37,12 +37,28 @@ struct TuneOptions {
   std::vector<HistoryRecord> history;
 };
 
-// The labelled outcomes (successful and failed runs, failed builds) of the record stores at
-// `paths`, in order, as a tuning history for a space with `space_digest`. Throws
-// std::invalid_argument naming the path for a file that is missing, not a record store, empty,
-// or of another space.
-std::vector<HistoryRecord> load_history(const std::vector<std::string>& paths,
-                                        const std::string& space_digest);
+// One record store read as a tuning history.
+struct HistoryStore {
+  std::string path;  // canonical: absolute, without links, "." or ".."
+  SessionInfo session;
+  // Its labelled outcomes (successful and failed runs, failed builds), at least one.
+  std::vector<HistoryRecord> records;
+};
+
+// Reads the store at `path`. Throws std::invalid_argument naming the path for a file that is
+// missing, not a record store, without a session, or without a labelled outcome.
+HistoryStore read_history_store(const std::string& path);
+
+// A tuning history read from record stores.
+struct History {
+  std::vector<HistoryRecord> records;  // the stores' outcomes, store after store
+  std::vector<std::string> stores;     // the stores read, by canonical path
+};
+
+// The stores at `paths` as a history for a space with `space_digest`: each store once (the same
+// file named twice, or otherwise, is read once), in the order first given. Throws as
+// read_history_store, and for a store of another space.
+History load_history(const std::vector<std::string>& paths, const std::string& space_digest);
 
 // Throws std::invalid_argument with a one-line message for an option out of bounds.
 void validate(const TuneOptions& options);

@@ -81,17 +81,10 @@ std::string canonical_path(const std::string& path, const char* option) {
   return p.string();
 }
 
-// A store given to --history, with the session it tuned.
-struct HistoryStore {
-  std::string path;
-  SessionInfo session;
-};
-
-// The record stores --history names, each with its session. A glob that matches nothing, a file
-// that is not a store with a session, or a store inside --out (this bench's own runs, still being
-// written) is refused.
+// The record stores --history names, each read once (by canonical path), in the order of their
+// paths. A glob that matches nothing, a file that is not a store with a session and outcomes, or a
+// store inside --out (this bench's own runs, still being written) is refused.
 std::vector<HistoryStore> history_stores(const BenchOptions& o) {
-  // By canonical path: the same store named twice, or otherwise, is read once, in one order.
   std::set<std::string> paths;
   for (const std::string& pattern : o.history) {
     const std::vector<std::string> files = glob_files(pattern);
@@ -112,14 +105,7 @@ std::vector<HistoryStore> history_stores(const BenchOptions& o) {
                                   ": a bench does not learn from its own runs; give the stores "
                                   "of another bench or session");
     }
-    std::optional<SessionInfo> session;
-    try {
-      session = RecordStore::open_read_only(path).session();
-    } catch (const std::runtime_error& e) {
-      throw std::invalid_argument("--history " + path + ": " + e.what());
-    }
-    if (!session) throw std::invalid_argument("--history " + path + ": holds no tuning session");
-    stores.push_back({where.string(), *session});
+    stores.push_back(read_history_store(path));
   }
   return stores;
 }
@@ -184,6 +170,8 @@ struct Run {
   // What the run is made with: task, target, space digest, tuner, seed, budget and the
   // parameters the tuner reads. Written to settings.json when the run starts.
   json settings;
+  // The tuning history its settings name, as read when the bench was planned (empty: none).
+  const std::vector<HistoryRecord>* history;
   fs::path summary() const { return dir / "summary.json"; }
 };
 
@@ -278,10 +266,7 @@ void run_one(const Run& r) {
   t.trials = r.settings.at("trials").get<int64_t>();
   t.jobs = 1;
   t.params = r.settings.at("params").get<std::map<std::string, std::string>>();
-  if (r.settings.contains("history")) {
-    t.history = load_history(r.settings.at("history").get<std::vector<std::string>>(),
-                             target->space().digest());
-  }
+  t.history = *r.history;
   TuneSummary s = Tuner(*target, store, t).run();
   replace_file(r.summary(), s.to_json().dump() + "\n");
 }
@@ -839,6 +824,7 @@ json run_bench(const BenchOptions& given) {
   const std::vector<Task> tasks = plan_tasks(o);
   const std::vector<HistoryStore> history = history_stores(o);
   std::vector<Run> runs;
+  std::vector<std::vector<HistoryRecord>> histories(tasks.size());  // per task; runs point here
   for (const Task& t : tasks) {  // checks every task, and the parameters' values, up front
     std::unique_ptr<Target> target = make_target(t.target, t.options);
     const int64_t budget =
@@ -846,17 +832,17 @@ json run_bench(const BenchOptions& given) {
     // Leave one task out: the stores of this space that tuned another task (by their canonical
     // paths, so that the same stores named otherwise are the same settings).
     std::vector<std::string> history_paths;
+    std::vector<HistoryRecord>& records = histories[static_cast<size_t>(&t - tasks.data())];
     for (const HistoryStore& h : history) {
       if (h.session.space_digest == target->space().digest() && h.session.task != target->task()) {
         history_paths.push_back(h.path);
+        records.insert(records.end(), h.records.begin(), h.records.end());
       }
     }
     if (!history.empty() && history_paths.empty()) {
       throw std::invalid_argument("--history: no store tuned another task of " + t.key +
                                   "'s space; give stores of the same space on other devices");
     }
-    const std::vector<HistoryRecord> records =
-        load_history(history_paths, target->space().digest());
     for (const std::string& tuner : o.tuners) {
       const std::map<std::string, std::string> params = params_for(tuner, o);
       check_strategy(tuner, target->space(), {1, params, records});
@@ -874,7 +860,7 @@ json run_bench(const BenchOptions& given) {
           settings["history"] = history_paths;
           settings["history_records"] = records.size();
         }
-        runs.push_back({&t, tuner, seed, run_dir(o, t, tuner, seed), settings});
+        runs.push_back({&t, tuner, seed, run_dir(o, t, tuner, seed), settings, &records});
       }
     }
   }

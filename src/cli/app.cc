@@ -69,7 +69,6 @@ int run_tune(const TuneArgs& given) {
   // Check every input before the store is opened.
   std::unique_ptr<Target> target = make_target(a.target.target, a.target.options);
   validate(a.options);
-  std::vector<std::string> history;  // each store once, in the order given
   for (const std::string& h : a.history) {
     std::error_code ec;
     if (!a.db.empty() && std::filesystem::equivalent(h, a.db, ec)) {
@@ -77,14 +76,9 @@ int run_tune(const TuneArgs& given) {
                        " is the --db being tuned: its records are resumed, not a history; give "
                        "the stores of other sessions");
     }
-    const bool again = std::any_of(history.begin(), history.end(), [&](const std::string& seen) {
-      std::error_code same;
-      return std::filesystem::equivalent(h, seen, same);
-    });
-    if (!again) history.push_back(h);
   }
-  a.history = history;
-  a.options.history = load_history(a.history, target->space().digest());
+  const History history = load_history(a.history, target->space().digest());
+  a.options.history = history.records;
   check_strategy(a.options.tuner, target->space(),
                  StrategyOptions{a.options.seed, a.options.params, a.options.history});
 
@@ -98,7 +92,8 @@ int run_tune(const TuneArgs& given) {
             << a.options.trials << " trials, seed " << a.options.seed;
   if (!a.history.empty()) {
     std::cerr << ", learning first from a history of " << a.options.history.size() << " records ("
-              << a.history.size() << (a.history.size() == 1 ? " store" : " stores") << ")";
+              << history.stores.size() << (history.stores.size() == 1 ? " store" : " stores")
+              << ")";
   }
   std::cerr << "\n";
   Tuner tuner(*target, store, a.options);

@@ -139,17 +139,16 @@ const Entry kStrategies[] = {
 void check_history(const Entry& e, const Space& space, const Params& params,
                    const std::vector<HistoryRecord>& history) {
   if (history.empty()) return;
-  std::string learners;
-  for (const Entry& k : kStrategies) {
-    if (k.learns_from_history) learners += (learners.empty() ? "" : ", ") + std::string(k.name);
-  }
   if (!e.learns_from_history) {
+    std::string learners;
+    for (const Entry& k : kStrategies) {
+      if (k.learns_from_history) learners += (learners.empty() ? "" : ", ") + std::string(k.name);
+    }
     throw std::invalid_argument(std::string("tuner ") + e.name +
                                 " learns nothing from a tuning history (--history); give one of " +
                                 learners + ", or no history");
   }
   const auto min = static_cast<size_t>(params.integer("history_min"));
-  size_t runs = 0;
   if (history.size() < min) {
     throw std::invalid_argument(
         "the tuning history holds " + std::to_string(history.size()) +
@@ -157,6 +156,7 @@ void check_history(const Entry& e, const Space& space, const Params& params,
         "; give more, or --set history_min=" + std::to_string(history.size()) +
         " to learn from these");
   }
+  size_t runs = 0;
   for (const HistoryRecord& r : history) {
     if (r.index >= space.size()) {
       throw std::invalid_argument("the tuning history names configuration " +

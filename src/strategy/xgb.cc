@@ -158,14 +158,16 @@ class XgbStrategy final : public Strategy {
     base_ = train_with_recall(knob_features(space_, idx), y, {}, 400, seed_ ^ 0xba5eULL,
                               2 * plan_size_, 1, 100);
     plan_ = annealer_.find_maximums(
-        [&](const std::vector<uint64_t>& points) { return base_scores(points, 1.0); }, plan_size_,
-        visited_);
+        [&](const std::vector<uint64_t>& points) {
+          return base_scores(knob_features(space_, points), 1.0);
+        },
+        plan_size_, visited_);
     pt_ = 0;
   }
 
-  // w x the base model's prediction of each point.
-  std::vector<double> base_scores(const std::vector<uint64_t>& points, double w) const {
-    const std::vector<float> p = base_->predict(knob_features(space_, points));
+  // w x the base model's prediction of each row of knob features.
+  std::vector<double> base_scores(const FeatureMatrix& x, double w) const {
+    const std::vector<float> p = base_->predict(x);
     std::vector<double> out(p.size());
     for (size_t i = 0; i < p.size(); ++i) out[i] = w * p[i];
     return out;
@@ -179,15 +181,16 @@ class XgbStrategy final : public Strategy {
     if (base_ && w == 0) base_.reset();  // AutoTVM discards the base model
     std::vector<float> offset;
     if (base_) {
-      for (double v : base_scores(xs_, w)) offset.push_back(static_cast<float>(v));
+      for (double v : base_scores(x, w)) offset.push_back(static_cast<float>(v));
     }
     // Evaluated every 2nd round.
     Booster model = train_with_recall(x, y, offset, max_rounds_, seed_ + fits_, plan_size_, 2, 20);
     auto score = [&](const std::vector<uint64_t>& points) {
-      const std::vector<float> p = model.predict(knob_features(space_, points));
+      const FeatureMatrix f = knob_features(space_, points);
+      const std::vector<float> p = model.predict(f);
       std::vector<double> out(p.begin(), p.end());
       if (base_) {
-        const std::vector<double> b = base_scores(points, w);
+        const std::vector<double> b = base_scores(f, w);
         for (size_t i = 0; i < out.size(); ++i) out[i] += b[i];
       }
       return out;

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <iterator>
 #include <map>
 #include <numeric>
@@ -193,47 +194,58 @@ SessionInfo session_of(const Target& target, const TuneOptions& options) {
                      options.tuner, options.seed,  history_digest(options.history)};
 }
 
-std::vector<HistoryRecord> load_history(const std::vector<std::string>& paths,
-                                        const std::string& space_digest) {
-  std::vector<HistoryRecord> out;
+HistoryStore read_history_store(const std::string& path) {
+  HistoryStore h;
+  std::error_code ec;
+  h.path = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec) throw std::invalid_argument("--history " + path + ": " + ec.message());
+  std::optional<SessionInfo> session;
+  std::vector<Record> records;
+  try {
+    const RecordStore store = RecordStore::open_read_only(path);
+    session = store.session();
+    records = store.records();
+  } catch (const std::runtime_error& e) {
+    throw std::invalid_argument("--history " + path + ": " + e.what());
+  }
+  if (!session) {
+    throw std::invalid_argument("--history " + path +
+                                ": holds no tuning session; give a record store that tuned "
+                                "this space");
+  }
+  h.session = *session;
+  for (const Record& r : records) {
+    const bool ran = r.stage == Stage::kRun;
+    const bool build_failed = r.stage == Stage::kBuild && r.status != Status::kOk;
+    if (!ran && !build_failed) continue;  // built only: validity unknown
+    HistoryRecord x{r.config_index, r.status, std::nullopt};
+    if (r.status == Status::kOk) {
+      if (!r.latency) continue;  // a run that never finished
+      x.latency_ms = r.latency->mean_ms;
+    }
+    h.records.push_back(x);
+  }
+  if (h.records.empty()) {
+    throw std::invalid_argument("--history " + path +
+                                ": holds no run and no failed build; give a store that "
+                                "measured configurations");
+  }
+  return h;
+}
+
+History load_history(const std::vector<std::string>& paths, const std::string& space_digest) {
+  History out;
   for (const std::string& path : paths) {
-    std::optional<SessionInfo> session;
-    std::vector<Record> records;
-    try {
-      const RecordStore store = RecordStore::open_read_only(path);
-      session = store.session();
-      records = store.records();
-    } catch (const std::runtime_error& e) {
-      throw std::invalid_argument("--history " + path + ": " + e.what());
-    }
-    if (!session) {
-      throw std::invalid_argument("--history " + path +
-                                  ": holds no tuning session; give a record store that tuned "
-                                  "this space");
-    }
-    if (session->space_digest != space_digest) {
-      throw std::invalid_argument("--history " + path + ": tuned " + session->task +
-                                  ", whose space (digest " + session->space_digest +
+    HistoryStore h = read_history_store(path);
+    if (std::find(out.stores.begin(), out.stores.end(), h.path) != out.stores.end()) continue;
+    if (h.session.space_digest != space_digest) {
+      throw std::invalid_argument("--history " + path + ": tuned " + h.session.task +
+                                  ", whose space (digest " + h.session.space_digest +
                                   ") is not this task's (" + space_digest +
                                   "); a history must come from the same space");
     }
-    const size_t before = out.size();
-    for (const Record& r : records) {
-      const bool ran = r.stage == Stage::kRun;
-      const bool build_failed = r.stage == Stage::kBuild && r.status != Status::kOk;
-      if (!ran && !build_failed) continue;  // built only: validity unknown
-      HistoryRecord h{r.config_index, r.status, std::nullopt};
-      if (r.status == Status::kOk) {
-        if (!r.latency) continue;  // a run that never finished
-        h.latency_ms = r.latency->mean_ms;
-      }
-      out.push_back(h);
-    }
-    if (out.size() == before) {
-      throw std::invalid_argument("--history " + path +
-                                  ": holds no run and no failed build; give a store that "
-                                  "measured configurations");
-    }
+    out.records.insert(out.records.end(), h.records.begin(), h.records.end());
+    out.stores.push_back(std::move(h.path));
   }
   return out;
 }

@@ -472,8 +472,10 @@ TEST(Tuner, LearnsFromTheHistoryOfAnotherSession) {
     RecordStore other(dir.file("other.db"));
     Tuner(target, other, options(200)).run();
   }
-  const std::vector<HistoryRecord> h =
-      load_history({dir.file("other.db")}, target.space().digest());
+  const History history =
+      load_history({dir.file("other.db"), dir.file("./other.db")}, target.space().digest());
+  EXPECT_EQ(history.stores, std::vector<std::string>{fs::weakly_canonical(dir.file("other.db"))});
+  const std::vector<HistoryRecord>& h = history.records;  // the store named twice, read once
   ASSERT_EQ(h.size(), 200u);
   std::map<Status, int> by_status;
   for (const HistoryRecord& r : h) {
