@@ -103,6 +103,10 @@ struct ModelOptions {
   double subsample = 1;
 };
 
+// The lowest normalised throughput (throughput / the best) a prediction is read as: a prediction
+// at or below zero reads as 10^4 times slower than the best.
+inline constexpr double kMinNormalisedThroughput = 1e-4;
+
 // A performance model may learn relative to a baseline: a positive prior per row in any unit
 // (e.g. a compile-time cost estimate). It then learns latency / baseline, and its scores and
 // latencies are for the latency itself (score: -log(latency) or throughput up to a constant

@@ -70,6 +70,11 @@ constexpr std::array<const char*, 23> kRecordColumns{
 // Version 1 had every column but the last.
 constexpr size_t kVersion1Columns = kRecordColumns.size() - 1;
 
+// Also run when a history is first recorded in a store made before the table existed.
+constexpr const char* kCreateSessionHistory =
+    "CREATE TABLE IF NOT EXISTS session_history (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "digest TEXT NOT NULL);";
+
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE session (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -78,10 +83,6 @@ CREATE TABLE session (
   space_digest TEXT NOT NULL,
   tuner TEXT NOT NULL,
   seed INTEGER NOT NULL
-);
-CREATE TABLE session_history (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  digest TEXT NOT NULL
 );
 CREATE TABLE records (
   config_index INTEGER PRIMARY KEY,
@@ -421,6 +422,7 @@ struct RecordStore::Impl {
     }
     if (kind == Kind::kEmpty) {
       exec(kCreateSchema, "cannot create the schema");
+      exec(kCreateSessionHistory, "cannot create the schema");
       exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str(),
            "cannot set the application id");
     } else if (kind == Kind::kVersion1) {
@@ -502,10 +504,7 @@ struct RecordStore::Impl {
     check(sqlite3_bind_int64(s.get(), 5, to_sql(info.seed)), "cannot bind the session");
     s.step("cannot record the session");
     if (!info.history.empty()) {
-      exec(
-          "CREATE TABLE IF NOT EXISTS session_history (id INTEGER PRIMARY KEY CHECK (id = 1), "
-          "digest TEXT NOT NULL)",
-          "cannot record the session's tuning history");
+      exec(kCreateSessionHistory, "cannot record the session's tuning history");
       Stmt h(*this, "INSERT INTO session_history (id, digest) VALUES (1, ?1)");
       check(sqlite3_bind_text(h.get(), 1, info.history.data(),
                               static_cast<int>(info.history.size()), SQLITE_TRANSIENT),

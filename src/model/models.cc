@@ -39,8 +39,6 @@
 namespace ml2 {
 namespace {
 
-constexpr double kMinThroughputPrediction = 1e-4;
-
 BoosterOptions booster_options(int rounds, uint64_t seed, int threads, std::string objective) {
   BoosterOptions o;  // AutoTVM's XGBTuner parameters
   o.rounds = rounds;
@@ -196,7 +194,7 @@ std::vector<double> PerformanceModel::predict_latency_ms(
   std::vector<double> out(p.size());
   for (size_t i = 0; i < p.size(); ++i) {
     if (options_.label == PerfLabel::kThroughput) {
-      out[i] = 1.0 / (std::max(p[i], kMinThroughputPrediction) * best_throughput_);
+      out[i] = 1.0 / (std::max(p[i], kMinNormalisedThroughput) * best_throughput_);
     } else {
       out[i] = std::exp(-p[i]);
     }

@@ -94,10 +94,6 @@
 namespace ml2 {
 namespace {
 
-// The lowest normalised throughput a blended score takes the logarithm of (a prediction at or
-// below zero reads as 10^4 times slower than the best, as PerformanceModel reads it back).
-constexpr double kMinThroughput = 1e-4;
-
 struct Known {
   Stage stage = Stage::kBuild;
   Status status = Status::kOk;
@@ -279,10 +275,7 @@ class Ml2Strategy final : public Strategy {
       if (cut_on) predicted_ms = a_.predict_latency_ms(full, base);
     } else if (p_.trained()) {
       score = perf_score(knob);
-    } else if (use_a_ && prior_on() && std::any_of(hidden.begin(), hidden.end(), [](auto* h) {
-                 const double e = estimate_of(h);
-                 return e > 0 && std::isfinite(e);
-               })) {
+    } else if (use_a_ && prior_on() && std::any_of(hidden.begin(), hidden.end(), has_estimate)) {
       const std::vector<double> e = estimates(hidden);
       for (size_t i = 0; i < built.size(); ++i) score[i] = -std::log(e[i]);
     } else if (perf_on()) {
@@ -384,8 +377,7 @@ class Ml2Strategy final : public Strategy {
       }
       if (o.stage == Stage::kRun || o.status == Status::kOk) {  // the build succeeded
         built_ok_ = true;
-        const double e = estimate_of(o.hidden);
-        (e > 0 && std::isfinite(e) ? seen_estimate_ : missing_estimate_) = true;
+        (has_estimate(o.hidden) ? seen_estimate_ : missing_estimate_) = true;
       }
       score_prediction(o);
     }
@@ -444,47 +436,17 @@ class Ml2Strategy final : public Strategy {
     v_hidden_ = ValidityModel(validity_options_);
   }
 
-  // The priors from a tuning history (see the top); untrained where the history has too few
-  // successful runs (ModelP) or only one class of outcome (ModelV).
-  void learn_history(const std::vector<HistoryRecord>& history) {
-    std::vector<uint64_t> ok_idx, all_idx;
-    std::vector<double> ok_lat;
-    std::vector<Status> all_status;
-    for (const HistoryRecord& r : history) {
-      all_idx.push_back(r.index);
-      all_status.push_back(r.status);
-      if (r.status == Status::kOk && r.latency_ms) {
-        ok_idx.push_back(r.index);
-        ok_lat.push_back(*r.latency_ms);
-      }
-    }
-    ModelOptions o = p_model_options();
-    o.label = PerfLabel::kThroughput;
-    o.seed ^= 0x4157ULL;
-    hist_p_ = PerformanceModel(o);
-    hist_p_->fit(knob_features(space_, ok_idx), ok_lat);
-    if (!hist_p_->trained()) hist_p_.reset();
-    if (use_v_) {
-      ValidityOptions vo = validity_options_;
-      vo.seed ^= 0x4157ULL;
-      hist_v_ = ValidityModel(vo);
-      const FeatureMatrix knob = knob_features(space_, all_idx);
-      hist_v_->fit(v_pairs_ ? knob_pairs_.extend(knob) : knob, all_status);
-      if (!hist_v_->trained()) hist_v_.reset();
-    }
-  }
-
   // ModelP, or its prior, ranks.
-  bool perf_on() const { return p_.trained() || (hist_p_ && hist_w_ > 0); }
+  bool perf_on() const { return p_.trained() || hist_p_; }
   // ModelV, or its prior, gates (pv, ml2).
-  bool v_on() const { return use_v_ && (v_.trained() || (hist_v_ && hist_w_ > 0)); }
+  bool v_on() const { return use_v_ && (v_.trained() || hist_v_); }
 
   // ModelP's scores, blended with its prior's while the prior weighs (see the top).
   std::vector<double> perf_score(const FeatureMatrix& knob) const {
-    if (!hist_p_ || hist_w_ == 0) return p_.score(knob);
+    if (!hist_p_) return p_.score(knob);
     std::vector<double> blend = hist_p_->score(knob);  // a normalised throughput
     const PerfLabel label = model_options_.label;
-    auto log_of = [](double t) { return std::log(std::max(t, kMinThroughput)); };
+    auto log_of = [](double t) { return std::log(std::max(t, kMinNormalisedThroughput)); };
     // Normalised throughputs as logarithms: the history's best and the session's best so far
     // then only shift each score by a constant, and the weights hold as given.
     if (label != PerfLabel::kRank) {
@@ -508,7 +470,7 @@ class Ml2Strategy final : public Strategy {
 
   // ModelV's P(valid) on rows as it sees them, blended with its prior's likewise.
   std::vector<double> v_p_valid(const FeatureMatrix& x) const {
-    if (!hist_v_ || hist_w_ == 0) return v_.p_valid(x);
+    if (!hist_v_) return v_.p_valid(x);
     std::vector<double> prior = hist_v_->p_valid(x);
     if (!v_.trained()) return prior;
     const std::vector<double> own = v_.p_valid(x);
@@ -629,6 +591,36 @@ class Ml2Strategy final : public Strategy {
     return v_pairs_ ? f(knob_pairs_.extend(knob)) : f(knob);
   }
 
+  // The priors from a tuning history (see the top); untrained where the history has too few
+  // successful runs (ModelP) or only one class of outcome (ModelV).
+  void learn_history(const std::vector<HistoryRecord>& history) {
+    std::vector<uint64_t> ok_idx, all_idx;
+    std::vector<double> ok_lat;
+    std::vector<Status> all_status;
+    for (const HistoryRecord& r : history) {
+      all_idx.push_back(r.index);
+      all_status.push_back(r.status);
+      if (r.status == Status::kOk && r.latency_ms) {
+        ok_idx.push_back(r.index);
+        ok_lat.push_back(*r.latency_ms);
+      }
+    }
+    ModelOptions o = p_model_options();
+    o.label = PerfLabel::kThroughput;
+    o.seed ^= 0x4157ULL;
+    hist_p_ = PerformanceModel(o);
+    hist_p_->fit(knob_features(space_, ok_idx), ok_lat);
+    if (!hist_p_->trained()) hist_p_.reset();
+    if (use_v_) {
+      ValidityOptions vo = validity_options_;
+      vo.seed ^= 0x4157ULL;
+      hist_v_ = ValidityModel(vo);
+      as_v_sees(knob_features(space_, all_idx),
+                [&](const FeatureMatrix& x) { hist_v_->fit(x, all_status); });
+      if (!hist_v_->trained()) hist_v_.reset();
+    }
+  }
+
   // The pre-build gate on knob feature rows: ModelV's P(valid) and the threshold each row must
   // pass, threshold_build_ where ModelV expects the failure, if any, to be a build failure (which
   // costs build time but no trial; by default half of threshold_), else threshold_ (with
@@ -695,6 +687,11 @@ class Ml2Strategy final : public Strategy {
     auto it = h->find("estimate");
     return it == h->end() ? std::nan("") : it->second;
   }
+  // A usable estimate: positive and finite.
+  static bool has_estimate(const HiddenFeatures* h) {
+    const double e = estimate_of(h);
+    return e > 0 && std::isfinite(e);
+  }
 
   // The compile-time estimate of each row; a row without one (a target that gives none, which
   // turns the prior off at the next refit) gets the geometric mean of the others, or 1.
@@ -704,7 +701,7 @@ class Ml2Strategy final : public Strategy {
     size_t n = 0;
     for (const HiddenFeatures* h : hidden) {
       const double e = estimate_of(h);
-      const bool ok = e > 0 && std::isfinite(e);
+      const bool ok = has_estimate(h);
       out.push_back(ok ? e : std::nan(""));
       if (ok) log_sum += std::log(e), ++n;
     }
@@ -896,7 +893,8 @@ class Ml2Strategy final : public Strategy {
   ValidityOptions validity_options_;
   PerformanceModel p_, a_;
   ValidityModel v_, v_hidden_;
-  std::optional<PerformanceModel> hist_p_;  // from a tuning history, while it weighs
+  // From a tuning history; reset once their weight reaches 0.
+  std::optional<PerformanceModel> hist_p_;
   std::optional<ValidityModel> hist_v_;
   double hist_w_ = 1;  // the priors' weight (history_weight)
   std::map<uint64_t, Known> known_;

@@ -100,7 +100,6 @@ struct Entry {
   const char* name;
   std::unique_ptr<Strategy> (*make)(const Space&, const Params&, uint64_t seed,
                                     const std::vector<HistoryRecord>& history);
-  bool learns_from_history;
 };
 
 // ML²Tuner and its ablations, by the levels they use.
@@ -115,36 +114,33 @@ std::unique_ptr<Strategy> make_ml2_variant(const Space& s, const Params& p, uint
 const Entry kStrategies[] = {
     {"random",
      [](const Space& s, const Params&, uint64_t seed, const std::vector<HistoryRecord>&)
-         -> std::unique_ptr<Strategy> { return std::make_unique<RandomStrategy>(s, seed); },
-     false},
+         -> std::unique_ptr<Strategy> { return std::make_unique<RandomStrategy>(s, seed); }},
     {"grid",
      [](const Space& s, const Params&, uint64_t, const std::vector<HistoryRecord>&)
-         -> std::unique_ptr<Strategy> { return std::make_unique<GridStrategy>(s); },
-     false},
-    {"xgb", make_xgb_strategy, true},
-    {"ga",
-     [](const Space& s, const Params& p, uint64_t seed, const std::vector<HistoryRecord>&) {
-       return make_ga_strategy(s, p, seed);
-     },
-     false},
-    {"ml2", make_ml2_variant<kMl2Levels[0]>, true},
-    {"p", make_ml2_variant<kMl2Levels[1]>, true},
-    {"pv", make_ml2_variant<kMl2Levels[2]>, true},
-    {"pa", make_ml2_variant<kMl2Levels[3]>, true},
+         -> std::unique_ptr<Strategy> { return std::make_unique<GridStrategy>(s); }},
+    {"xgb", make_xgb_strategy},
+    {"ga", [](const Space& s, const Params& p, uint64_t seed,
+              const std::vector<HistoryRecord>&) { return make_ga_strategy(s, p, seed); }},
+    {"ml2", make_ml2_variant<kMl2Levels[0]>},
+    {"p", make_ml2_variant<kMl2Levels[1]>},
+    {"pv", make_ml2_variant<kMl2Levels[2]>},
+    {"pa", make_ml2_variant<kMl2Levels[3]>},
 };
 
 // Refuses a history the tuner cannot learn from: the tuner learns nothing from one (AutoTVM's
 // GATuner, random and grid search ignore it silently; a user who gave one expects it to count),
 // it is smaller than history_min, or it names configurations outside the space.
-void check_history(const Entry& e, const Space& space, const Params& params,
+void check_history(const std::string& name, const Space& space, const Params& params,
                    const std::vector<HistoryRecord>& history) {
   if (history.empty()) return;
-  if (!e.learns_from_history) {
+  // The tuners that learn from a history are those that read history_min.
+  const auto spec = std::find_if(param_specs().begin(), param_specs().end(),
+                                 [](const ParamSpec& p) { return p.name == "history_min"; });
+  if (spec == param_specs().end()) throw std::logic_error("internal: history_min undeclared");
+  if (std::find(spec->tuners.begin(), spec->tuners.end(), name) == spec->tuners.end()) {
     std::string learners;
-    for (const Entry& k : kStrategies) {
-      if (k.learns_from_history) learners += (learners.empty() ? "" : ", ") + std::string(k.name);
-    }
-    throw std::invalid_argument(std::string("tuner ") + e.name +
+    for (const std::string& t : spec->tuners) learners += (learners.empty() ? "" : ", ") + t;
+    throw std::invalid_argument("tuner " + name +
                                 " learns nothing from a tuning history (--history); give one of " +
                                 learners + ", or no history");
   }
@@ -200,9 +196,7 @@ void check_strategy(const std::string& name, const Space& space, const StrategyO
   // Built without the history (cheap: nothing is learnt), which checks the parameters as the
   // strategy reads them; then the history itself.
   make_strategy(name, space, {options.seed, options.params, {}});
-  for (const Entry& e : kStrategies) {
-    if (name == e.name) check_history(e, space, Params(name, options.params), options.history);
-  }
+  check_history(name, space, Params(name, options.params), options.history);
 }
 
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& space,
@@ -210,7 +204,7 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name, const Space& sp
   for (const Entry& e : kStrategies) {
     if (name != e.name) continue;
     const Params params(name, options.params);
-    check_history(e, space, params, options.history);
+    check_history(name, space, params, options.history);
     return e.make(space, params, options.seed, options.history);
   }
   std::string known;

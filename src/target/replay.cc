@@ -276,11 +276,7 @@ Recording load_kernel_tuner(const std::string& path, const json& root) {
       auto times = entry.find("times");
       if (times != entry.end() && times->is_array()) {
         for (const json& t : *times) {
-          if (!t.is_number()) {
-            samples.clear();
-            break;
-          }
-          if (!(t.get<double>() > 0)) {  // a sample that is no time: keep the mean alone
+          if (!t.is_number() || !(t.get<double>() > 0)) {  // no time: keep the mean alone
             samples.clear();
             break;
           }
