@@ -87,11 +87,11 @@ class Axes {
 
 // A step curve through (trial, value) for trials first..last (1-based, values[t - 1]): a point
 // where the value changes, and the last one.
-std::string step_points(const Axes& a, const std::vector<double>& values, size_t first,
-                        size_t last) {
-  std::string pts;
+std::vector<std::string> step_points(const Axes& a, const std::vector<double>& values, size_t first,
+                                     size_t last) {
+  std::vector<std::string> pts;
   auto add = [&](double trial, double value) {
-    pts += fmt("%.1f", a.x(trial)) + "," + fmt("%.1f", a.y(value)) + " ";
+    pts.push_back(fmt("%.1f", a.x(trial)) + "," + fmt("%.1f", a.y(value)));
   };
   add(static_cast<double>(first), values[first - 1]);
   for (size_t t = first + 1; t <= last; ++t) {
@@ -101,8 +101,14 @@ std::string step_points(const Axes& a, const std::vector<double>& values, size_t
     }
   }
   if (last > first) add(static_cast<double>(last), values[last - 1]);
-  pts.pop_back();
   return pts;
+}
+
+// SVG's points attribute: the points, separated by spaces.
+std::string joined(const std::vector<std::string>& pts) {
+  std::string out;
+  for (const std::string& p : pts) out += (out.empty() ? "" : " ") + p;
+  return out;
 }
 
 // The maximal runs of trials where every one of `curves` is a number, as (first, last), 1-based.
@@ -244,14 +250,11 @@ std::string svg(const Chart& chart) {
     const Series& s = chart.series[k];
     if (s.lo.size() != s.y.size() || s.hi.size() != s.y.size() || s.y.empty()) continue;
     for (const auto& [first, last] : finite_spans({&s.lo, &s.hi})) {
-      std::string lower = step_points(a, s.lo, first, last);
-      std::string upper = step_points(a, s.hi, first, last);
-      // The upper edge backwards closes the polygon.
-      std::vector<std::string> up;
-      std::istringstream in(upper);
-      for (std::string p; in >> p;) up.push_back(p);
-      for (auto it = up.rbegin(); it != up.rend(); ++it) lower += " " + *it;
-      o << "<polygon class=\"band\" points=\"" << lower << "\" fill=\"" << kColours[k % 8]
+      // The lower edge, then the upper edge backwards: a closed polygon.
+      std::vector<std::string> edge = step_points(a, s.lo, first, last);
+      const std::vector<std::string> upper = step_points(a, s.hi, first, last);
+      edge.insert(edge.end(), upper.rbegin(), upper.rend());
+      o << "<polygon class=\"band\" points=\"" << joined(edge) << "\" fill=\"" << kColours[k % 8]
         << "\" fill-opacity=\"0.15\" stroke=\"none\"/>\n";
     }
   }
@@ -267,8 +270,8 @@ std::string svg(const Chart& chart) {
         continue;
       }
       o << "<polyline class=\"curve\" data-series=\"" << escaped(s.label) << "\" points=\""
-        << step_points(a, s.y, first, last) << "\" fill=\"none\" stroke=\"" << kColours[k % 8]
-        << "\" stroke-width=\"2\"/>\n";
+        << joined(step_points(a, s.y, first, last)) << "\" fill=\"none\" stroke=\""
+        << kColours[k % 8] << "\" stroke-width=\"2\"/>\n";
     }
     const double ly = kTop + 10 + 20 * static_cast<double>(k);
     o << "<line x1=\"" << kRight + 16 << "\" y1=\"" << ly << "\" x2=\"" << kRight + 40 << "\" y2=\""

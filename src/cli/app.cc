@@ -250,6 +250,12 @@ void add_sets(const std::vector<std::string>& sets, std::map<std::string, std::s
   }
 }
 
+// A user's mistake: one line, exit status 2.
+int input_error(const std::exception& err) {
+  std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -411,12 +417,7 @@ int main(int argc, char** argv) {
         RecordStore store(import_db);
         n = store.import_jsonl(in);
       } catch (const std::runtime_error& e) {
-        if (created) {  // an import refused leaves no empty store behind
-          for (const char* suffix : {"", "-wal", "-shm"}) {
-            std::error_code ignored;
-            std::filesystem::remove(import_db + suffix, ignored);
-          }
-        }
+        if (created) remove_store_files(import_db);  // a refused import leaves no store behind
         throw UsageError(e.what());  // a line of the file, not a store, or another session's
       }
       std::cerr << "imported " << n << " records into " << import_db << "\n";
@@ -449,8 +450,7 @@ int main(int argc, char** argv) {
       if (int rc = run(); rc >= 0) return rc;
     }
   } catch (const UsageError& err) {
-    std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
-    return 2;
+    return input_error(err);
   } catch (const std::filesystem::filesystem_error& err) {
     // A path that cannot be used as given (too long, a loop of links, no permission...).
     std::string paths = err.path1().string();
@@ -459,11 +459,9 @@ int main(int argc, char** argv) {
               << ": " << one_line(err.code().message()) << "\n";
     return 2;
   } catch (const std::invalid_argument& err) {
-    std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
-    return 2;
+    return input_error(err);
   } catch (const OtherSessionError& err) {  // a --db of another session: the input is at fault
-    std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
-    return 2;
+    return input_error(err);
   } catch (const std::exception& err) {
     std::cerr << "ml2tuner: error: " << one_line(err.what()) << "\n";
     return 1;

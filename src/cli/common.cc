@@ -34,10 +34,7 @@ std::string format_ms(std::optional<double> ms) {
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& j) {
-  std::ofstream out(path);
-  if (!out) throw UsageError("cannot write " + path);
-  out << j.dump(2) << "\n";
-  if (!out) throw std::runtime_error("failed writing " + path);
+  write_text(path, j.dump(2) + "\n");
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -163,9 +160,11 @@ TempStorePath::TempStorePath() {
   path_ += ".db";
 }
 
-TempStorePath::~TempStorePath() {
+TempStorePath::~TempStorePath() { remove_store_files(path_); }
+
+void remove_store_files(const std::string& path) {
   std::error_code ec;
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix, ec);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ec);
 }
 
 }  // namespace ml2::cli

@@ -76,6 +76,9 @@ std::optional<TuneSummary> run_stoppable(Tuner& tuner, ProgressPrinter& printer,
                                          const std::string& db);
 int stop_exit_code();
 
+// Removes a record store's file and SQLite's -wal and -shm files beside it, if they exist.
+void remove_store_files(const std::string& path);
+
 // A temporary store for a command without --db, removed when the command ends.
 class TempStorePath {
  public:

@@ -265,27 +265,26 @@ TEST_F(Bench, RefusesRunFoldersMadeWithOtherSettings) {
       dir_ / "out" / "runs" / "spaces" / "bowl" / "xgb" / "seed1" / "summary.json";
   const std::string xgb_before = json::parse(std::ifstream(xgb_summary)).dump();
 
-  auto refusal = refusal_of;
   BenchOptions more = o;
   more.trials = 64;
-  const std::string trials = refusal(more);
+  const std::string trials = refusal_of(more);
   EXPECT_NE(trials.find("runs/spaces/bowl/xgb/seed1 was made with other settings (trials 48 "
                         "against 64 now); give another --out"),
             std::string::npos)
       << trials;
   BenchOptions n8 = o;
   n8.params = {{"n", "8"}};  // read by ml2 only: xgb's runs are still this bench's
-  const std::string params = refusal(n8);
+  const std::string params = refusal_of(n8);
   EXPECT_NE(params.find("runs/spaces/bowl/ml2/seed1 was made with other settings (params {} "
                         "against {\"n\":\"8\"} now)"),
             std::string::npos)
       << params;
   // Interrupted (a store and no summary): refused too.
   fs::remove(ml2 / "summary.json");
-  EXPECT_NE(refusal(n8).find("ml2/seed1 was made with other settings"), std::string::npos);
+  EXPECT_NE(refusal_of(n8).find("ml2/seed1 was made with other settings"), std::string::npos);
   // A folder without settings.json (made before the file was written) is taken as it is.
   fs::remove(xgb_summary.parent_path() / "settings.json");
-  EXPECT_NE(refusal(more).find("ml2/seed1 was made with other settings (trials"),
+  EXPECT_NE(refusal_of(more).find("ml2/seed1 was made with other settings (trials"),
             std::string::npos);
   // The same settings: the finished run is kept (its summary holds its own elapsed time), the
   // interrupted one is finished.
@@ -441,8 +440,7 @@ TEST_F(Bench, NamesTheRunsItResumedWithoutReplayingThem) {
   EXPECT_EQ(r["runs_not_replayed"][0]["tuner"], "ml2");
   EXPECT_EQ(r["runs_not_replayed"][0]["replayed_rounds"], 0);
   EXPECT_GT(r["runs_not_replayed"][0]["stored_rounds"].get<int64_t>(), 0);
-  std::ifstream md(dir_ / "out" / "results.md");
-  const std::string text((std::istreambuf_iterator<char>(md)), std::istreambuf_iterator<char>());
+  const std::string text = read_text(dir_ / "out" / "results.md");
   EXPECT_NE(text.find("**1 run(s) resumed from stores their tuner could not replay**"),
             std::string::npos);
   EXPECT_NE(text.find("spaces/bowl ml2 seed 1 (0 of "), std::string::npos) << text;

@@ -486,7 +486,8 @@ TEST_F(Cli, ExportsWhatItMeasuredAsAKernelTunerCacheThatReplays) {
       EXPECT_TRUE(entry["time"].is_string()) << key;
     }
   }
-  EXPECT_GE(cache["cache"].size(), store["history"].size());  // and the builds that failed
+  // Besides the trials, the candidates whose builds failed (ml2 builds more than it runs).
+  EXPECT_GT(cache["cache"].size(), store["history"].size());
   EXPECT_GT(runs, 40u);
   // Replayed, the cache's best is the store's.
   ASSERT_EQ(cli("export --db " + db + " --format kernel-tuner --space " + kConv3090 + " --out " +
